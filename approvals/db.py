@@ -1,0 +1,111 @@
+"""Engine set-up, transactions and migrations for SQLite and PostgreSQL.
+
+Every write goes through ``Database.transaction()``, which serialises writers on SQLite
+(``BEGIN IMMEDIATE``) and lets callers lock rows on PostgreSQL (``SELECT … FOR UPDATE``), so
+that state changes are atomic under concurrency on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import Session
+
+__all__ = ["Database", "normalise_url"]
+
+_SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> sa.Engine:
+    engine = sa.create_engine(
+        url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, **kwargs
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, open transactions, so we can make them IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if ":memory:" not in url:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """One database: an engine plus the helpers the workflow needs."""
+
+    def __init__(self, url: str, *, engine: sa.Engine | None = None) -> None:
+        self.url = normalise_url(url)
+        if engine is not None:
+            self.engine = engine
+        elif self.url.startswith("sqlite"):
+            self.engine = _sqlite_engine(self.url)
+        else:
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=10)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # --- migrations -------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files("approvals") / "migrations"))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def upgrade(self, revision: str = "head") -> None:
+        command.upgrade(self._alembic_config(), revision)
+
+    def downgrade(self, revision: str) -> None:
+        command.downgrade(self._alembic_config(), revision)
+
+    def is_empty(self) -> bool:
+        return not sa.inspect(self.engine).get_table_names()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

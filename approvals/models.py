@@ -1,0 +1,161 @@
+"""Tables of the approval workflow.
+
+The workflow stores tenants, verbs and targets as opaque strings: it knows nothing of Slack or
+of any back end. ``card_channel``/``card_ref`` locate the UI card that shows a request; the UI
+layer owns their meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "Approval",
+    "AuditEvent",
+    "ChangeRequest",
+    "RequestStatus",
+    "RequestTarget",
+    "TargetOutcome",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RequestStatus(StrEnum):
+    """Lifecycle of a change request.
+
+    pending ─┬─> approved ──> executing ─┬─> succeeded
+             │                           └─> failed
+             ├─> denied
+             ├─> cancelled
+             └─> expired
+    """
+
+    PENDING = "pending"  # waiting for approvals
+    APPROVED = "approved"  # enough approvals; not yet picked up for execution
+    EXECUTING = "executing"  # the back end is being changed
+    SUCCEEDED = "succeeded"  # every target changed and verified
+    FAILED = "failed"  # at least one target failed
+    DENIED = "denied"  # an approver said no
+    CANCELLED = "cancelled"  # the requester withdrew it
+    EXPIRED = "expired"  # nobody decided in time
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {
+        RequestStatus.SUCCEEDED,
+        RequestStatus.FAILED,
+        RequestStatus.DENIED,
+        RequestStatus.CANCELLED,
+        RequestStatus.EXPIRED,
+    }
+)
+
+
+class TargetOutcome(StrEnum):
+    """Where one target of a request stands."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, also on SQLite (which stores naive text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tz() -> UTCDateTime:
+    return UTCDateTime()
+
+
+class ChangeRequest(SQLModel, table=True):
+    """One requested change: a verb on one or more targets of one tenant."""
+
+    __tablename__ = "change_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64, index=True)
+    verb: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=2000)
+    requester: str = Field(max_length=128)
+    status: str = Field(default=RequestStatus.PENDING.value, max_length=16, index=True)
+    tenant_wide: bool = False
+    approvals_required: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_type=_tz())
+    expires_at: datetime = Field(sa_type=_tz())
+    decided_at: datetime | None = Field(default=None, sa_type=_tz())
+    decided_by: str | None = Field(default=None, max_length=128)
+    decision_note: str | None = Field(default=None, max_length=2000)
+    finished_at: datetime | None = Field(default=None, sa_type=_tz())
+    card_channel: str | None = Field(default=None, max_length=64)
+    card_ref: str | None = Field(default=None, max_length=64)
+
+
+class RequestTarget(SQLModel, table=True):
+    """One target of a request and its outcome once executed."""
+
+    __tablename__ = "request_target"
+    __table_args__ = (sa.UniqueConstraint("request_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="change_request.id", index=True)
+    position: int
+    target: str = Field(max_length=300)
+    outcome: str = Field(default=TargetOutcome.PENDING.value, max_length=16)
+    message: str | None = Field(default=None, max_length=2000)
+    state: str | None = Field(default=None)  # JSON facts of the verified state
+
+
+class Approval(SQLModel, table=True):
+    """One approver's approval of a request; each approver counts once."""
+
+    __tablename__ = "approval"
+    __table_args__ = (sa.UniqueConstraint("request_id", "approver"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="change_request.id", index=True)
+    approver: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=_tz())
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only audit trail. The code has no path that updates or deletes a row."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=_tz(), index=True)
+    event: str = Field(max_length=48)
+    actor: str = Field(max_length=128)
+    tenant: str | None = Field(default=None, max_length=64, index=True)
+    request_id: int | None = Field(default=None, index=True)
+    target: str | None = Field(default=None, max_length=300)
+    before: str | None = None
+    after: str | None = None
+    detail: str | None = None

@@ -1,0 +1,37 @@
+"""Process settings from the environment (the operator contract's variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_SLACK_API_URL", "Settings"]
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    """Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, SLACK_API_URL,
+    DATABASE_URL, SMTP_BOT_CONFIG. Secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    database_url: str = Field(default="sqlite:///smtp-bot.db", alias="DATABASE_URL")
+    config_path: Path = Field(default=Path("smtp-bot.yml"), alias="SMTP_BOT_CONFIG")
+
+    @property
+    def slack_base_url(self) -> str:
+        """slack_sdk joins method names onto the base URL, which therefore must end in '/'."""
+        url = self.slack_api_url
+        return url if url.endswith("/") else url + "/"
+
+    def secret_values(self) -> list[str]:
+        """Every secret value, for log redaction."""
+        secrets = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]

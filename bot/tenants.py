@@ -1,0 +1,87 @@
+"""Tenants at run time: their config, policy and (lazily built) provider."""
+
+from __future__ import annotations
+
+import threading
+
+from approvals import TenantPolicy
+from bot.config import AppConfig, ExchangeTenant, TenantConfig, WhmTenant
+from bot.errors import CommandError
+from providers import Provider
+
+__all__ = ["TenantRegistry", "build_provider"]
+
+
+def build_provider(tenant: TenantConfig) -> Provider:
+    """Construct the provider a tenant's config names."""
+    if isinstance(tenant, WhmTenant):
+        from providers.whm import WhmProvider, WhmSettings
+
+        kwargs = {"max_concurrency": tenant.max_concurrency} if tenant.max_concurrency else {}
+        return WhmProvider(
+            WhmSettings(
+                url=tenant.url,
+                username=tenant.username,
+                token=tenant.token.get_secret_value(),
+                verify_tls=tenant.verify_tls,
+                dry_run=tenant.dry_run,
+                **kwargs,
+            )
+        )
+    assert isinstance(tenant, ExchangeTenant)
+    from providers.exchange import ExchangeProvider, ExchangeSettings, WinRMSettings
+
+    kwargs = {"max_concurrency": tenant.max_concurrency} if tenant.max_concurrency else {}
+    winrm = tenant.winrm
+    return ExchangeProvider(
+        ExchangeSettings(
+            organization=tenant.organization,
+            app_id=tenant.app_id,
+            certificate_thumbprint=tenant.certificate_thumbprint,
+            winrm=WinRMSettings(
+                url=winrm.url,
+                transport=winrm.transport,
+                username=winrm.username,
+                password=winrm.password.get_secret_value(),
+                verify_tls=winrm.verify_tls,
+            ),
+            dry_run=tenant.dry_run,
+            **kwargs,
+        )
+    )
+
+
+class TenantRegistry:
+    """Looks tenants up by name and keeps one provider per tenant."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self._providers: dict[str, Provider] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.config.tenants)
+
+    def get(self, name: str) -> TenantConfig:
+        try:
+            return self.config.tenants[name]
+        except KeyError:
+            known = ", ".join(f"`{n}`" for n in self.names) or "none"
+            raise CommandError(f"There is no tenant “{name}”. Known tenants: {known}.") from None
+
+    def policy(self, name: str) -> TenantPolicy:
+        return self.get(name).policy()
+
+    def provider(self, name: str) -> Provider:
+        tenant = self.get(name)
+        with self._lock:
+            if name not in self._providers:
+                self._providers[name] = build_provider(tenant)
+            return self._providers[name]
+
+    def close(self) -> None:
+        with self._lock:
+            for provider in self._providers.values():
+                provider.close()
+            self._providers.clear()

@@ -1,0 +1,134 @@
+"""What a command acts on: scopes, verbs and validated targets.
+
+Targets are validated here, once, with conservative rules, so that no provider ever sees a
+string that could smuggle extra parameters into a URL or code into a script.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from providers.errors import InvalidTarget
+
+__all__ = ["Scope", "Target", "Verb", "CHANGE_VERBS"]
+
+
+class Scope(StrEnum):
+    """How much a target covers."""
+
+    TENANT = "tenant"  # the whole WHM server or Exchange organisation
+    ACCOUNT = "account"  # one cPanel account (WHM only)
+    MAILBOX = "mailbox"  # one mailbox: an address, or an Exchange GUID
+
+
+class Verb(StrEnum):
+    """What to do with outbound SMTP for a target."""
+
+    DISABLE = "disable"
+    ENABLE = "enable"
+    HOLD = "hold"
+    RELEASE = "release"
+    RESET = "reset"
+    STATUS = "status"
+
+
+CHANGE_VERBS = frozenset({Verb.DISABLE, Verb.ENABLE, Verb.HOLD, Verb.RELEASE, Verb.RESET})
+
+_MAX_ADDRESS = 254
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#%+_=^~-]+(?:\.[A-Za-z0-9!#%+_=^~-]+)*$")
+_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+_ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+ACCOUNT_PREFIX = "account:"
+
+
+def _valid_domain(domain: str) -> bool:
+    if not domain or len(domain) > 253:
+        return False
+    labels = domain.split(".")
+    if len(labels) < 2:
+        return False
+    return all(_LABEL_RE.match(label) for label in labels) and bool(_TLD_RE.match(labels[-1]))
+
+
+def _mailbox(text: str) -> Target:
+    if len(text) > _MAX_ADDRESS or text.count("@") != 1:
+        raise InvalidTarget(f"“{_shown(text)}” is not a valid email address.")
+    local, domain = text.split("@")
+    domain = domain.lower()
+    if len(local) > 64 or not _LOCAL_RE.match(local) or not _valid_domain(domain):
+        raise InvalidTarget(f"“{_shown(text)}” is not a valid email address.")
+    return Target(Scope.MAILBOX, f"{local}@{domain}")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A printable, bounded rendering of user text for error messages."""
+    clean = "".join(ch if ch.isprintable() else "�" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A validated target. ``name`` is empty for the whole tenant."""
+
+    scope: Scope
+    name: str = ""
+
+    @classmethod
+    def tenant(cls) -> Target:
+        return cls(Scope.TENANT)
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        """Parse ``user@domain``, ``account:NAME`` or an Exchange mailbox GUID.
+
+        Raises InvalidTarget with a message fit for the person who typed it.
+        """
+        text = text.strip()
+        if not text:
+            raise InvalidTarget("The target is empty.")
+        if text.lower().startswith(ACCOUNT_PREFIX):
+            name = text[len(ACCOUNT_PREFIX) :]
+            if not _ACCOUNT_RE.match(name):
+                raise InvalidTarget(
+                    f"“{_shown(name)}” is not a valid cPanel account name "
+                    "(lowercase letter first, then letters or digits, at most 16)."
+                )
+            return cls(Scope.ACCOUNT, name)
+        if _GUID_RE.match(text):
+            return cls(Scope.MAILBOX, str(uuid.UUID(text)))
+        if "@" in text:
+            return _mailbox(text)
+        raise InvalidTarget(
+            f"“{_shown(text)}” is not a target: use user@domain, account:NAME or a mailbox GUID."
+        )
+
+    @property
+    def domain(self) -> str | None:
+        """The mail domain of an address target, else None."""
+        if self.scope is Scope.MAILBOX and "@" in self.name:
+            return self.name.rsplit("@", 1)[1]
+        return None
+
+    @property
+    def is_guid(self) -> bool:
+        return self.scope is Scope.MAILBOX and bool(_GUID_RE.match(self.name))
+
+    def __str__(self) -> str:
+        if self.scope is Scope.TENANT:
+            return "(whole tenant)"
+        if self.scope is Scope.ACCOUNT:
+            return ACCOUNT_PREFIX + self.name
+        return self.name
+
+    def key(self) -> str:
+        """Stable text form for storage; ``Target.from_key(t.key()) == t``."""
+        return "*" if self.scope is Scope.TENANT else str(self)
+
+    @classmethod
+    def from_key(cls, key: str) -> Target:
+        return cls.tenant() if key == "*" else cls.parse(key)

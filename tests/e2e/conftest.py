@@ -1,0 +1,129 @@
+"""End-to-end harness: the real ``smtp-bot serve`` process on a real port, a loopback Slack
+Web API, a loopback WHM, and requests signed exactly as Slack signs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_user import SlackSender
+from tests.fakes.whm import FakeWhm
+
+SIGNING_SECRET = "e2e-signing-secret-0f3c9a7d5b"
+BOT_TOKEN = "xoxb-e2e-bot-token-77aa"
+WHM_TOKEN = "E2EWHMTOKEN5Q7Z3X9"
+REQUESTER = "U0REQ"
+APPROVER = "U0APPROVE"
+APPROVER_2 = "U0APPROVE2"
+OUTSIDER = "U0OUTSIDER"
+
+CONFIG = """\
+tenants:
+  acme:
+    provider: whm
+    url: {whm_url}
+    username: root
+    token: ${{ACME_WHM_TOKEN}}
+    verify_tls: false
+    approvers: [{approver}, {approver2}, {requester}]
+    channel: C0APPROVALS
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Bot:
+    url: str
+    process: subprocess.Popen[bytes]
+    db_url: str
+    log_path: Path
+    slack: FakeSlack
+    whm: FakeWhm
+    sender: SlackSender
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def query(self, sql: str) -> list[tuple]:
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql))]
+        finally:
+            engine.dispose()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"bot exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"bot not ready in 30 s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    workdir = tmp_path_factory.mktemp("bot")
+    slack = FakeSlack(token=BOT_TOKEN).start()
+    whm = FakeWhm(token=WHM_TOKEN).start()
+    config = workdir / "smtp-bot.yml"
+    config.write_text(
+        CONFIG.format(
+            whm_url=whm.url, approver=APPROVER, approver2=APPROVER_2, requester=REQUESTER
+        )
+    )
+    port = _free_port()
+    db_path = workdir / "smtp-bot.db"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "SMTP_BOT_CONFIG": str(config),
+        "ACME_WHM_TOKEN": WHM_TOKEN,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    log_path = workdir / "bot.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path)
+        sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response/")
+        yield Bot(url, process, f"sqlite:///{db_path}", log_path, slack, whm, sender)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        slack.stop()
+        whm.stop()
