@@ -1,0 +1,102 @@
+"""The /smtp grammar: what people and Slack really type, and everything hostile."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.errors import UsageError
+from bot.grammar import Cancel, Change, Help, History, ListRequests, Status, parse
+from providers import Scope, Target, Verb
+
+
+def mailbox(name: str) -> Target:
+    return Target(Scope.MAILBOX, name)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('disable acme a@x.test --reason "spam outbreak"', "spam outbreak"),
+        ("disable acme a@x.test --reason spam outbreak now", "spam outbreak now"),
+        ("disable acme a@x.test --reason=spam", "spam"),
+        ("disable acme a@x.test \u2014reason \u201cspam here\u201d", "spam here"),
+        ("disable acme a@x.test --reason 'single quoted'", "single quoted"),
+        ("disable acme a@x.test", ""),
+    ],
+)
+def test_reason_forms(text: str, reason: str) -> None:
+    command = parse(text)
+    assert command == Change(Verb.DISABLE, "acme", (mailbox("a@x.test"),), reason)
+
+
+def test_what_slack_sends() -> None:
+    command = parse("  DISABLE   Acme   <mailto:Bob@X.Test|Bob@X.Test>  ")
+    assert command == Change(Verb.DISABLE, "acme", (mailbox("Bob@x.test"),), "")
+
+
+def test_scopes_and_several_targets() -> None:
+    command = parse("disable acme a@x.test account:bob a@x.test 01234567-89AB-cdef-0123-456789abcdef")
+    assert isinstance(command, Change)
+    assert [t.scope for t in command.targets] == [Scope.MAILBOX, Scope.ACCOUNT, Scope.MAILBOX]
+    assert command.targets[2].name == "01234567-89ab-cdef-0123-456789abcdef"
+
+
+def test_no_target_means_whole_tenant() -> None:
+    assert parse("enable acme") == Change(Verb.ENABLE, "acme", (Target.tenant(),), "")
+    assert parse("status acme") == Status("acme", (Target.tenant(),))
+
+
+def test_other_verbs() -> None:
+    assert parse("") == Help()
+    assert parse("help disable") == Help("disable")
+    assert parse("list") == ListRequests()
+    assert parse("list acme") == ListRequests("acme")
+    assert parse("cancel #12") == Cancel(12)
+    assert parse("history acme a@x.test --limit 5") == History("acme", mailbox("a@x.test"), 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("frobnicate acme", "is not a command"),
+        ("disable", "needs a tenant"),
+        ("disable ACME! a@x.test", "is not a tenant name"),
+        ("disable acme a@b.test&user=root", "not a valid email address"),
+        ("disable acme '; rm -rf /", "is not a target"),
+        ("disable acme ../../etc/passwd", "is not a target"),
+        ("disable acme a@x.test --reason", "needs some text"),
+        ("disable acme a@x.test --force", "Unknown option"),
+        ("status acme a@x.test --reason why", "takes no --reason"),
+        ("cancel abc", "request ID"),
+        ("history acme --limit 0", "--limit"),
+        ("disable acme account:Bob;ls", "not a valid cPanel account"),
+        ("disable acme a@x.test --reason " + "x" * 600, "keep it under"),
+        ("disable acme a@localhost", "not a valid email address"),
+        ("disable acme a@x.test%0a", "not a valid email address"),
+        ("disable acme a@-x.test", "not a valid email address"),
+    ],
+)
+def test_bad_input_has_a_precise_message(text: str, fragment: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse(text)
+    assert fragment in str(err.value)
+
+
+def test_reason_control_characters_are_neutralised() -> None:
+    command = parse("disable acme a@x.test --reason line1\nline2\x00\u202eevil")
+    assert isinstance(command, Change)
+    assert command.reason == "line1 line2 evil"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_or_raises_usage_error(text: str) -> None:
+    try:
+        command = parse(text)
+    except UsageError as exc:
+        assert str(exc)
+        return
+    for target in getattr(command, "targets", ()):
+        assert Target.from_key(target.key()) == target  # every accepted target re-validates
