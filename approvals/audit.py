@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from approvals.models import AuditEvent
+from approvals.models import AuditEvent, RequestTarget
 
 __all__ = ["export", "history", "record"]
 
@@ -69,7 +70,15 @@ def history(
     if tenant is not None:
         query = query.where(AuditEvent.tenant == tenant)
     if target is not None:
-        query = query.where(AuditEvent.target == target)
+        requests_with_target = select(RequestTarget.request_id).where(
+            RequestTarget.target == target
+        )
+        query = query.where(
+            sa.or_(
+                col(AuditEvent.target) == target,
+                col(AuditEvent.request_id).in_(requests_with_target),
+            )
+        )
     if request_id is not None:
         query = query.where(AuditEvent.request_id == request_id)
     if since is not None:

@@ -115,6 +115,11 @@ class ChangeRequest(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=_tz())
     card_channel: str | None = Field(default=None, max_length=64)
     card_ref: str | None = Field(default=None, max_length=64)
+    # Every state change bumps ``revision``; the UI layer records the revision its card shows
+    # and whether the final result was posted, so both are retried from the database.
+    revision: int = 0
+    card_revision: int = 0
+    result_posted: bool = False
 
 
 class RequestTarget(SQLModel, table=True):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from approvals import audit
@@ -27,6 +28,7 @@ from approvals.errors import (
 )
 from approvals.models import (
     Approval,
+    AuditEvent,
     ChangeRequest,
     RequestStatus,
     RequestTarget,
@@ -38,6 +40,7 @@ from approvals.policy import DirectMembership, Membership, TenantPolicy
 __all__ = ["ApproveOutcome", "RequestView", "TargetRecord", "Workflow"]
 
 SYSTEM_ACTOR = "system"
+_EXECUTED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,8 @@ class Workflow:
                 ).first()
                 if already is None:
                     s.add(Approval(request_id=request_id, approver=actor, created_at=self._clock()))
+                    request.revision += 1
+                    s.add(request)
                     s.flush()
                     audit.record(
                         s, "approved", actor=actor, tenant=request.tenant, request_id=request_id
@@ -230,6 +235,7 @@ class Workflow:
                 request.decided_at = self._clock()
                 request.decided_by = actor
                 request.decision_note = note or None
+                request.revision += 1
                 s.add(request)
                 audit.record(
                     s,
@@ -271,6 +277,7 @@ class Workflow:
             if request.status != RequestStatus.APPROVED.value:
                 return None
             request.status = RequestStatus.EXECUTING.value
+            request.revision += 1
             s.add(request)
             audit.record(
                 s,
@@ -313,6 +320,7 @@ class Workflow:
             all_ok = all(t.outcome == TargetOutcome.SUCCEEDED.value for t in targets.values())
             request.status = (RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED).value
             request.finished_at = self._clock()
+            request.revision += 1
             s.add(request)
             audit.record(
                 s, request.status, actor=SYSTEM_ACTOR, tenant=request.tenant, request_id=request_id
@@ -322,13 +330,78 @@ class Workflow:
 
     # --- cards and reads ---------------------------------------------------------------------
 
-    def attach_card(self, request_id: int, *, channel: str, ref: str) -> None:
-        """Remember where the request's card is, so it can be updated later."""
+    def attach_card(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
+        """Remember where the request's card is and which revision it shows."""
         with self.db.transaction() as s:
             request = self._lock(s, request_id)
             request.card_channel = channel
             request.card_ref = ref
+            request.card_revision = revision
             s.add(request)
+
+    def cards_to_sync(self, limit: int = 50) -> list[RequestView]:
+        """Requests whose card shows an older revision than the request has."""
+        with self.db.transaction() as s:
+            rows = s.exec(
+                select(ChangeRequest)
+                .where(
+                    col(ChangeRequest.card_ref).is_not(None),
+                    col(ChangeRequest.card_revision) < col(ChangeRequest.revision),
+                )
+                .order_by(col(ChangeRequest.id))
+                .limit(limit)
+            ).all()
+            return [self._view(s, r) for r in rows]
+
+    def mark_card_synced(self, request_id: int, revision: int) -> None:
+        """The card now shows ``revision`` (never moves backwards)."""
+        with self.db.transaction() as s:
+            s.execute(
+                sa.update(ChangeRequest)
+                .where(
+                    col(ChangeRequest.id) == request_id,
+                    col(ChangeRequest.card_revision) < revision,
+                )
+                .values(card_revision=revision)
+            )
+
+    def results_to_post(self, limit: int = 50) -> list[RequestView]:
+        """Finished requests whose result has not been posted in the card's thread yet."""
+        with self.db.transaction() as s:
+            rows = s.exec(
+                select(ChangeRequest)
+                .where(
+                    col(ChangeRequest.card_ref).is_not(None),
+                    col(ChangeRequest.status).in_(_EXECUTED),
+                    col(ChangeRequest.result_posted).is_(False),
+                )
+                .order_by(col(ChangeRequest.id))
+                .limit(limit)
+            ).all()
+            return [self._view(s, r) for r in rows]
+
+    def claim_result_post(self, request_id: int) -> bool:
+        """True for exactly one caller: the one that should post the result."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                sa.update(ChangeRequest)
+                .where(
+                    col(ChangeRequest.id) == request_id,
+                    col(ChangeRequest.result_posted).is_(False),
+                    col(ChangeRequest.status).in_(_EXECUTED),
+                )
+                .values(result_posted=True)
+            )
+            return result.rowcount == 1
+
+    def release_result_post(self, request_id: int) -> None:
+        """Posting failed: let a later sync try again."""
+        with self.db.transaction() as s:
+            s.execute(
+                sa.update(ChangeRequest)
+                .where(col(ChangeRequest.id) == request_id)
+                .values(result_posted=False)
+            )
 
     def get(self, request_id: int) -> RequestView:
         with self.db.transaction() as s:
@@ -336,6 +409,45 @@ class Workflow:
             if request is None:
                 raise RequestNotFound(f"There is no request #{request_id}.")
             return self._view(s, request)
+
+    def check_decider(self, view: RequestView, actor: str) -> WorkflowError | None:
+        """Whether ``actor`` may approve or deny the request now, without recording anything
+        (the UI uses it to refuse before opening a dialog; approve/deny check again)."""
+        if view.status is not RequestStatus.PENDING:
+            return InvalidTransition(
+                f"Request #{view.id} is already {view.status.value}.", status=view.status.value
+            )
+        if actor == view.request.requester:
+            return SelfApproval("You cannot approve or deny your own request.")
+        if not self._policies(view.request.tenant).may_approve(actor, self._membership):
+            return NotAnApprover(f"You are not an approver for {view.request.tenant}.")
+        return None
+
+    def open_requests(self, requester: str, limit: int = 20) -> list[RequestView]:
+        """A requester's requests that are not finished yet, newest first."""
+        open_states = (
+            RequestStatus.PENDING.value,
+            RequestStatus.APPROVED.value,
+            RequestStatus.EXECUTING.value,
+        )
+        with self.db.transaction() as s:
+            rows = s.exec(
+                select(ChangeRequest)
+                .where(
+                    ChangeRequest.requester == requester,
+                    col(ChangeRequest.status).in_(open_states),
+                )
+                .order_by(col(ChangeRequest.id).desc())
+                .limit(limit)
+            ).all()
+            return [self._view(s, r) for r in rows]
+
+    def history(
+        self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
+    ) -> list[AuditEvent]:
+        """Audit events, newest first."""
+        with self.db.transaction() as s:
+            return audit.history(s, tenant=tenant, target=target, limit=limit)
 
     def pending(self, tenant: str | None = None) -> list[RequestView]:
         with self.db.transaction() as s:
@@ -402,6 +514,7 @@ class Workflow:
     def _expire(self, s: Session, request: ChangeRequest) -> None:
         request.status = RequestStatus.EXPIRED.value
         request.decided_at = self._clock()
+        request.revision += 1
         s.add(request)
         audit.record(s, "expired", actor=SYSTEM_ACTOR, tenant=request.tenant, request_id=request.id)
 

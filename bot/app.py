@@ -18,6 +18,9 @@ from bot.config import AppConfig
 from bot.errors import ConfigError
 from bot.execution import Executor
 from bot.handlers import register
+from bot.home import HomeTab
+from bot.membership import SlackMembership
+from bot.notify import ApproverNotifier
 from bot.service import CommandService
 from bot.settings import Settings
 from bot.tenants import TenantRegistry
@@ -38,6 +41,9 @@ class Runtime:
     client: WebClient
     cards: Cards
     executor: Executor
+    membership: SlackMembership
+    notifier: ApproverNotifier
+    home: HomeTab
 
     def close(self) -> None:
         self.tenants.close()
@@ -60,8 +66,9 @@ def _web_client(settings: Settings) -> WebClient:
 
 def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtime:
     tenants = TenantRegistry(config)
-    workflow = Workflow(db, tenants.policy)
     client = _web_client(settings)
+    membership = SlackMembership(client)
+    workflow = Workflow(db, tenants.policy, membership=membership)
     cards = Cards(client, workflow)
     return Runtime(
         settings=settings,
@@ -73,6 +80,9 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
         client=client,
         cards=cards,
         executor=Executor(workflow, tenants, cards),
+        membership=membership,
+        notifier=ApproverNotifier(client, membership),
+        home=HomeTab(client, workflow),
     )
 
 

@@ -26,40 +26,71 @@ class Cards:
         """Post the card and remember where it is."""
         text, blocks = card(view)
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        self.workflow.attach_card(view.id, channel=response["channel"], ref=response["ts"])
+        self.workflow.attach_card(
+            view.id, channel=response["channel"], ref=response["ts"], revision=view.request.revision
+        )
 
-    def update(self, view: RequestView) -> None:
-        """Redraw the card; a failure is logged, the request itself is unaffected."""
+    def update(self, view: RequestView) -> bool:
+        """Redraw the card. On failure the card stays out of date in the database, and
+        ``sync`` retries it later; the request itself is unaffected."""
         req = view.request
         if not req.card_channel or not req.card_ref:
-            return
+            return False
         text, blocks = card(view)
         try:
             self.client.chat_update(
                 channel=req.card_channel, ts=req.card_ref, text=text, blocks=blocks
             )
-        except SlackApiError as exc:
-            log.warning("card update failed for request %s: %s", view.id, exc.response["error"])
+        except (SlackApiError, OSError) as exc:
+            log.warning("card update failed for request %s: %s", view.id, _reason(exc))
+            return False
+        self.workflow.mark_card_synced(view.id, req.revision)
+        return True
 
-    def reply(self, view: RequestView, text: str) -> None:
-        """Post in the card's thread."""
+    def reply(self, view: RequestView, text: str) -> bool:
+        """Post in the card's thread; False if Slack could not be reached or refused."""
         req = view.request
         if not req.card_channel or not req.card_ref:
-            return
+            return False
         try:
             self.client.chat_postMessage(
                 channel=req.card_channel, thread_ts=req.card_ref, text=text
             )
-        except SlackApiError as exc:
-            log.warning("thread reply failed for request %s: %s", view.id, exc.response["error"])
+        except (SlackApiError, OSError) as exc:
+            log.warning("thread reply failed for request %s: %s", view.id, _reason(exc))
+            return False
+        return True
 
     def post_result(self, view: RequestView) -> None:
+        """Redraw the card and post the result in its thread, once across all processes."""
         self.update(view)
-        self.reply(view, result_text(view))
+        if not self.workflow.claim_result_post(view.id):
+            return
+        if not self.reply(view, result_text(view)):
+            self.workflow.release_result_post(view.id)
+
+    def sync(self) -> int:
+        """Bring stale cards and unposted results up to date; returns how many were fixed."""
+        fixed = 0
+        for view in self.workflow.cards_to_sync():
+            fixed += self.update(view)
+        for view in self.workflow.results_to_post():
+            if self.workflow.claim_result_post(view.id):
+                if self.reply(view, result_text(view)):
+                    fixed += 1
+                else:
+                    self.workflow.release_result_post(view.id)
+        return fixed
 
     def tell(self, channel: str, user: str, text: str) -> None:
         """An ephemeral message only ``user`` sees."""
         try:
             self.client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except SlackApiError as exc:
-            log.warning("ephemeral message failed: %s", exc.response["error"])
+        except (SlackApiError, OSError) as exc:
+            log.warning("ephemeral message failed: %s", _reason(exc))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error", "slack error"))
+    return type(exc).__name__

@@ -1,22 +1,34 @@
-"""Slack listeners: the ``/smtp`` command and the approval buttons.
+"""Slack listeners: the ``/smtp`` command, the buttons, the deny dialog and App Home.
 
 Every listener acknowledges first (Slack wants an answer within 3 s) and does slow work after
 the ack, on Bolt's listener thread pool. Input that fails validation is answered in the ack.
+Listeners never raise after the ack: Bolt would turn that into an error response.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 
 from approvals import WorkflowError
-from bot import grammar
+from bot import decisions, grammar
 from bot.errors import CommandError, UsageError
 from bot.messages import help_text, usage_for
-from bot.views import APPROVE_ACTION, DENY_ACTION, escape, mention
+from bot.reports import history_text, pending_text
+from bot.views import (
+    APPROVE_ACTION,
+    CANCEL_ACTION,
+    DENY_ACTION,
+    DENY_MODAL,
+    DENY_REASON_ACTION,
+    DENY_REASON_BLOCK,
+    escape,
+)
 from providers import CHANGE_VERBS
 
 if TYPE_CHECKING:
@@ -27,13 +39,29 @@ __all__ = ["register"]
 log = logging.getLogger(__name__)
 
 
-def _oops(respond: Respond) -> None:
+def _reference() -> str:
     ref = uuid.uuid4().hex[:8]
     log.exception("unexpected error (reference %s)", ref)
-    respond(
-        response_type="ephemeral",
-        text=f":boom: Something went wrong on our side (reference `{ref}`). Nothing was changed.",
-    )
+    return ref
+
+
+def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """Log anything unexpected with a reference instead of letting Bolt see it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            ref = _reference()
+            respond = kwargs.get("respond")
+            if respond is not None:
+                respond(
+                    response_type="ephemeral",
+                    text=f":boom: Something went wrong on our side (reference `{ref}`).",
+                )
+
+    return wrapper
 
 
 def register(app: App, rt: Runtime) -> None:
@@ -41,57 +69,104 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.command("/smtp")
     def on_smtp(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        actor = command["user_id"]
-        try:
-            parsed = grammar.parse(command.get("text") or "")
-            if isinstance(parsed, grammar.Change | grammar.Status):
-                rt.service.precheck(parsed)
-        except UsageError as exc:
-            ack(
-                response_type="ephemeral",
-                text=f":warning: {escape(str(exc))}\n{usage_for(exc.verb)}",
-            )
-            _refused(rt, actor, exc.verb, None, str(exc))
+        parsed = _parse_or_refuse(rt, ack, command)
+        if parsed is None:
             return
-        except CommandError as exc:
-            verb = getattr(parsed, "verb", None) or "status"
-            ack(
-                response_type="ephemeral",
-                text=f":warning: {escape(str(exc))}\n{usage_for(str(verb))}",
-            )
-            _refused(rt, actor, str(verb), getattr(parsed, "tenant", None), str(exc))
-            return
-
         if isinstance(parsed, grammar.Help):
             ack(response_type="ephemeral", text=help_text(rt.tenants.names, parsed.verb))
             return
         if isinstance(parsed, grammar.Status):
             ack(response_type="ephemeral", text=f"Reading the live state from `{parsed.tenant}`…")
-            _status(rt, parsed, respond)
-            return
-        if isinstance(parsed, grammar.Change):
+        elif isinstance(parsed, grammar.Change):
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
-            _change(rt, parsed, command, respond)
-            return
-        ack(
-            response_type="ephemeral",
-            text=f"`{type(parsed).__name__.lower()}` is not available yet.\n{usage_for(None)}",
-        )
+        else:
+            ack()
+        _guarded(_run_command)(rt, parsed, command, respond=respond)
 
     @app.action(APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        _decide(rt, body, action, approve=True)
+        press = decisions.press_from(body, action)
+        if press is not None:
+            _guarded(decisions.approve)(rt, press)
 
     @app.action(DENY_ACTION)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        _decide(rt, body, action, approve=False)
+        press = decisions.press_from(body, action)
+        if press is not None:
+            _guarded(decisions.open_deny_dialog)(rt, press)
+
+    @app.action(CANCEL_ACTION)
+    def on_cancel(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        press = decisions.press_from(body, action)
+        if press is not None:
+            _guarded(_cancel_press)(rt, press)
+
+    @app.view(DENY_MODAL)
+    def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        _deny_submitted(rt, ack, body, view)
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            _guarded(rt.home.publish)(event["user"])
 
 
-def _refused(rt: Runtime, actor: str, verb: str | None, tenant: str | None, problem: str) -> None:
-    if verb in CHANGE_VERBS:
-        rt.workflow.refuse_input(actor=actor, tenant=tenant, verb=verb, problem=problem)
+def _parse_or_refuse(rt: Runtime, ack: Ack, command: dict[str, Any]) -> grammar.Command | None:
+    """Parse and check against the config before the ack; refusals go in the ack."""
+    actor = command["user_id"]
+    parsed: grammar.Command | None = None
+    try:
+        parsed = grammar.parse(command.get("text") or "")
+        if isinstance(parsed, grammar.Change | grammar.Status):
+            rt.service.precheck(parsed)
+        elif isinstance(parsed, grammar.History | grammar.ListRequests) and parsed.tenant:
+            rt.tenants.get(parsed.tenant)
+    except (UsageError, CommandError) as exc:
+        verb = exc.verb if isinstance(exc, UsageError) else _verb_of(parsed)
+        tenant = getattr(parsed, "tenant", None)
+        ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
+        if verb in CHANGE_VERBS:
+            _guarded(rt.workflow.refuse_input)(
+                actor=actor, tenant=tenant, verb=verb, problem=str(exc)
+            )
+        return None
+    return parsed
+
+
+def _verb_of(parsed: grammar.Command | None) -> str | None:
+    if isinstance(parsed, grammar.Change):
+        return parsed.verb.value
+    if parsed is None:
+        return None
+    return type(parsed).__name__.lower().replace("requests", "")
+
+
+def _run_command(
+    rt: Runtime, parsed: grammar.Command, command: dict[str, Any], *, respond: Respond
+) -> None:
+    """Runs after the ack for commands that need the database or a back end."""
+    actor = command["user_id"]
+    if isinstance(parsed, grammar.Status):
+        _status(rt, parsed, respond)
+    elif isinstance(parsed, grammar.Change):
+        _change(rt, parsed, command, respond)
+    elif isinstance(parsed, grammar.ListRequests):
+        views = rt.workflow.pending(parsed.tenant)
+        respond(response_type="ephemeral", text=pending_text(views, parsed.tenant))
+    elif isinstance(parsed, grammar.History):
+        target = parsed.target.key() if parsed.target else None
+        events = rt.workflow.history(tenant=parsed.tenant, target=target, limit=parsed.limit)
+        respond(response_type="ephemeral", text=history_text(events, parsed.tenant, target))
+    elif isinstance(parsed, grammar.Cancel):
+        try:
+            decisions.cancel(rt, actor, parsed.request_id)
+        except WorkflowError as exc:
+            respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
+            return
+        respond(response_type="ephemeral", text=f"Request #{parsed.request_id} is cancelled.")
 
 
 def _status(rt: Runtime, parsed: grammar.Status, respond: Respond) -> None:
@@ -99,9 +174,6 @@ def _status(rt: Runtime, parsed: grammar.Status, respond: Respond) -> None:
         report = rt.service.status(parsed)
     except CommandError as exc:
         respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
-        return
-    except Exception:
-        _oops(respond)
         return
     lines = [f"*Live state on `{parsed.tenant}`:*"]
     for result in report.results[:40]:
@@ -117,13 +189,14 @@ def _change(rt: Runtime, parsed: grammar.Change, command: dict[str, Any], respon
     try:
         view = rt.service.submit(parsed, requester=actor)
     except (CommandError, WorkflowError) as exc:
-        _refused(rt, actor, parsed.verb.value, parsed.tenant, str(exc))
+        if isinstance(exc, CommandError):  # the workflow records its own refusals
+            rt.workflow.refuse_input(
+                actor=actor, tenant=parsed.tenant, verb=parsed.verb.value, problem=str(exc)
+            )
         respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
         return
-    except Exception:
-        _oops(respond)
-        return
-    channel = rt.tenants.get(parsed.tenant).channel or command["channel_id"]
+    tenant = rt.tenants.get(parsed.tenant)
+    channel = tenant.channel or command["channel_id"]
     try:
         rt.cards.post(view, channel)
     except Exception as exc:
@@ -145,44 +218,37 @@ def _change(rt: Runtime, parsed: grammar.Change, command: dict[str, Any], respon
             f"approval in <#{channel}>."
         ),
     )
+    if tenant.notify_approvers:
+        rt.notifier.notify(rt.workflow.get(view.id), rt.tenants.policy(parsed.tenant).approvers)
 
 
-def _decide(rt: Runtime, body: dict[str, Any], action: dict[str, Any], *, approve: bool) -> None:
-    """A button press, after the ack. Never raises: Bolt would turn that into a 404."""
+def _cancel_press(rt: Runtime, press: decisions.Press) -> None:
     try:
-        _decide_unsafe(rt, body, action, approve=approve)
-    except Exception:
-        ref = uuid.uuid4().hex[:8]
-        log.exception("unexpected error handling a button press (reference %s)", ref)
-
-
-def _decide_unsafe(
-    rt: Runtime, body: dict[str, Any], action: dict[str, Any], *, approve: bool
-) -> None:
-    actor = body["user"]["id"]
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
-        "id", ""
-    )
-    value = str(action.get("value", ""))
-    if not value.isdigit():
-        log.warning("ignoring a button press with a malformed request id")
-        return
-    request_id = int(value)
-    try:
-        if approve:
-            outcome = rt.workflow.approve(request_id, actor=actor)
-            view = outcome.view
-        else:
-            view = rt.workflow.deny(request_id, actor=actor)
+        decisions.cancel(rt, press.actor, press.request_id)
     except WorkflowError as exc:
-        rt.cards.tell(channel, actor, f":no_entry: {escape(str(exc))}")
+        decisions._tell(rt, press, f":no_entry: {exc}")
         return
-    rt.cards.update(view)
-    if not approve:
-        rt.cards.reply(
-            view,
-            f"{mention(view.request.requester)} request #{view.id} was denied by {mention(actor)}.",
-        )
+    if press.from_home:
+        rt.home.publish(press.actor, notice=f"Request #{press.request_id} is cancelled.")
+
+
+def _deny_submitted(rt: Runtime, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """Deny before the ack so that a refusal shows in the dialog itself."""
+    actor = body["user"]["id"]
+    metadata = str(view.get("private_metadata", ""))
+    if not metadata.isdigit():
+        ack()
         return
-    if outcome.approved_now:
-        rt.executor.run(request_id)
+    values = view.get("state", {}).get("values", {})
+    note = (values.get(DENY_REASON_BLOCK, {}).get(DENY_REASON_ACTION, {}) or {}).get("value")
+    note = " ".join(str(note).split())[:500] if note else None
+    try:
+        decisions.deny(rt, actor, int(metadata), note)
+    except WorkflowError as exc:
+        ack(response_action="errors", errors={DENY_REASON_BLOCK: str(exc)})
+        return
+    except Exception:
+        ref = _reference()
+        ack(response_action="errors", errors={DENY_REASON_BLOCK: f"Internal error ({ref})."})
+        return
+    ack()

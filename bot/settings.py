@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
     database_url: str = Field(default="sqlite:///smtp-bot.db", alias="DATABASE_URL")
     config_path: Path = Field(default=Path("smtp-bot.yml"), alias="SMTP_BOT_CONFIG")
+    housekeeping_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"
+    )
 
     @property
     def slack_base_url(self) -> str:

@@ -13,14 +13,23 @@ from approvals import RequestStatus, RequestView, TargetOutcome
 
 __all__ = [
     "APPROVE_ACTION",
+    "CANCEL_ACTION",
     "DENY_ACTION",
+    "DENY_MODAL",
     "card",
+    "decision_buttons",
+    "deny_modal",
+    "summary_line",
     "mention",
     "result_text",
 ]
 
 APPROVE_ACTION = "smtp_approve"
 DENY_ACTION = "smtp_deny"
+CANCEL_ACTION = "smtp_cancel"
+DENY_MODAL = "smtp_deny_modal"
+DENY_REASON_BLOCK = "deny_reason"
+DENY_REASON_ACTION = "reason"
 _SHOWN_TARGETS = 10
 _SHOWN_RESULTS = 30
 _SECTION_LIMIT = 2900
@@ -129,10 +138,24 @@ def _outcome(view: RequestView) -> str:
 
 
 def _buttons(view: RequestView) -> dict[str, Any]:
+    block = decision_buttons(view, block_id=f"req-{view.id}-decide")
+    block["elements"].append(
+        {
+            "type": "button",
+            "action_id": CANCEL_ACTION,
+            "text": {"type": "plain_text", "text": "Cancel (requester)"},
+            "value": str(view.id),
+        }
+    )
+    return block
+
+
+def decision_buttons(view: RequestView, *, block_id: str) -> dict[str, Any]:
+    """Approve and Deny; the button values carry only the request ID."""
     value = str(view.id)
     return {
         "type": "actions",
-        "block_id": f"req-{view.id}-decide",
+        "block_id": block_id,
         "elements": [
             {
                 "type": "button",
@@ -172,3 +195,39 @@ def result_text(view: RequestView, failures_first: bool = True) -> str:
             f"(`/smtp history {view.request.tenant}` has every result)."
         )
     return _truncate(head + "\n" + "\n".join(lines), 3900)
+
+
+def summary_line(view: RequestView) -> str:
+    """``#12 disable on acme: a@x.test (by @U…)``: one line for lists and App Home."""
+    req = view.request
+    return (
+        f"*#{view.id}* {req.verb} on `{escape(req.tenant)}`: {_targets_text(view)} "
+        f"(by {mention(req.requester)}; {_progress(view)})"
+    )
+
+
+def deny_modal(view: RequestView) -> dict[str, Any]:
+    """The dialog that asks an approver for an optional reason before denying."""
+    return {
+        "type": "modal",
+        "callback_id": DENY_MODAL,
+        "private_metadata": str(view.id),
+        "title": {"type": "plain_text", "text": f"Deny request #{view.id}"[:24]},
+        "submit": {"type": "plain_text", "text": "Deny"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(summary_line(view))}},
+            {
+                "type": "input",
+                "block_id": DENY_REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Reason (optional)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DENY_REASON_ACTION,
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }

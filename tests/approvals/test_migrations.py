@@ -24,3 +24,27 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path) -> None:
     db.upgrade()
     assert db.current_revision() == db.head_revision()
     db.dispose()
+
+
+def test_upgrade_from_0001_keeps_rows_and_marks_finished_results_posted(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{tmp_path / 'u.db'}")
+    db.upgrade("0001")
+    with db.engine.begin() as conn:
+        for status in ("pending", "succeeded"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO change_request (tenant, verb, reason, requester, status, "
+                    "tenant_wide, approvals_required, created_at, expires_at) VALUES "
+                    "('acme', 'disable', '', 'U1', :s, 0, 1, '2026-01-01', '2026-01-02')"
+                ),
+                {"s": status},
+            )
+    db.upgrade("0002")
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT status, revision, result_posted FROM change_request ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [("pending", 0, 0), ("succeeded", 0, 1)]
+    db.dispose()

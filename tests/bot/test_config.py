@@ -70,7 +70,10 @@ def test_unset_variable_names_key_and_line(tmp_path: Path, monkeypatch: pytest.M
     ("replace", "fragment"),
     [
         (("approvers: [U0123ABCD]", "approvers: [bob]"), "tenants.acme.approvers.0"),
-        (("verify_tls: true\n    approvers", "verify_tls: true\n    tokn: x\n    approvers"), "tokn"),
+        (
+            ("verify_tls: true\n    approvers", "verify_tls: true\n    tokn: x\n    approvers"),
+            "tokn",
+        ),
         (("provider: whm", "provider: sendmail"), "tenants.acme"),
         (("  acme:", "  Acme_Corp:"), "tenant name"),
         (("request_ttl: 15m", "request_ttl: soon"), "request_ttl"),

@@ -37,7 +37,9 @@ def test_what_slack_sends() -> None:
 
 
 def test_scopes_and_several_targets() -> None:
-    command = parse("disable acme a@x.test account:bob a@x.test 01234567-89AB-cdef-0123-456789abcdef")
+    command = parse(
+        "disable acme a@x.test account:bob a@x.test 01234567-89AB-cdef-0123-456789abcdef"
+    )
     assert isinstance(command, Change)
     assert [t.scope for t in command.targets] == [Scope.MAILBOX, Scope.ACCOUNT, Scope.MAILBOX]
     assert command.targets[2].name == "01234567-89ab-cdef-0123-456789abcdef"

@@ -51,4 +51,9 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict) -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write"} <= scopes
+    # commands: /smtp; chat:write: cards; usergroups:read: S… approvers; im:write: approver DMs
+    assert {"commands", "chat:write", "usergroups:read", "im:write"} <= scopes
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["bot_events"] == ["app_home_opened"]
+    assert events["request_url"].endswith("/slack/events")

@@ -10,7 +10,9 @@ from bot.views import card, result_text
 
 def _view(db: Database, targets: list[str], *, reason: str = "spam <!channel> & co"):
     wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})))
-    view = wf.submit(tenant="acme", verb="disable", targets=targets, reason=reason, requester="UREQ")
+    view = wf.submit(
+        tenant="acme", verb="disable", targets=targets, reason=reason, requester="UREQ"
+    )
     return wf, view
 
 
@@ -19,7 +21,7 @@ def test_pending_card_has_buttons_with_only_the_id(db: Database) -> None:
     text, blocks = card(view)
     assert f"#{view.id}" in text
     (actions,) = [b for b in blocks if b["type"] == "actions"]
-    assert [e["value"] for e in actions["elements"]] == [str(view.id)] * 2
+    assert [e["value"] for e in actions["elements"]] == [str(view.id)] * 3
     rendered = json.dumps(blocks)
     assert "&lt;!channel&gt; &amp; co" in rendered  # user text cannot ping the channel
     assert "0 of 1 approvals" in rendered
@@ -35,8 +37,10 @@ def test_bulk_card_and_result_are_bounded(db: Database) -> None:
     wf.begin_execution(view.id)
     final = wf.finish_execution(
         view.id,
-        [TargetRecord(t, i % 100 != 0, "suspended" if i % 100 else "token rejected")
-         for i, t in enumerate(targets)],
+        [
+            TargetRecord(t, i % 100 != 0, "suspended" if i % 100 else "token rejected")
+            for i, t in enumerate(targets)
+        ],
     )
     text = result_text(final)
     assert len(text) < 4000

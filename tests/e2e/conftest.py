@@ -27,6 +27,7 @@ REQUESTER = "U0REQ"
 APPROVER = "U0APPROVE"
 APPROVER_2 = "U0APPROVE2"
 OUTSIDER = "U0OUTSIDER"
+GROUPIE = "U0GROUPIE"
 
 CONFIG = """\
 tenants:
@@ -38,6 +39,24 @@ tenants:
     verify_tls: false
     approvers: [{approver}, {approver2}, {requester}]
     channel: C0APPROVALS
+    notify_approvers: false
+  grp:
+    provider: whm
+    url: {whm_url}
+    username: root
+    token: ${{ACME_WHM_TOKEN}}
+    verify_tls: false
+    approvers: [S0ONCALL, {approver}]
+    channel: C0GRP
+  fast:
+    provider: whm
+    url: {whm_url}
+    username: root
+    token: ${{ACME_WHM_TOKEN}}
+    verify_tls: false
+    approvers: [{approver}]
+    request_ttl: 2s
+    notify_approvers: false
 """
 
 
@@ -87,12 +106,11 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> N
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     workdir = tmp_path_factory.mktemp("bot")
     slack = FakeSlack(token=BOT_TOKEN).start()
+    slack.usergroups["S0ONCALL"] = [GROUPIE]
     whm = FakeWhm(token=WHM_TOKEN).start()
     config = workdir / "smtp-bot.yml"
     config.write_text(
-        CONFIG.format(
-            whm_url=whm.url, approver=APPROVER, approver2=APPROVER_2, requester=REQUESTER
-        )
+        CONFIG.format(whm_url=whm.url, approver=APPROVER, approver2=APPROVER_2, requester=REQUESTER)
     )
     port = _free_port()
     db_path = workdir / "smtp-bot.db"
@@ -104,6 +122,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         "SMTP_BOT_CONFIG": str(config),
         "ACME_WHM_TOKEN": WHM_TOKEN,
         "NO_PROXY": "127.0.0.1,localhost",
+        "SMTP_BOT_HOUSEKEEPING_INTERVAL": "0.3",
     }
     log_path = workdir / "bot.log"
     with log_path.open("wb") as log:

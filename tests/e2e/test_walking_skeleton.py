@@ -63,7 +63,7 @@ def test_disable_approve_executes_on_whm_and_posts_verified_result(bot: Bot) -> 
     values = [
         e["value"] for b in card.args["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert values == [str(request_id), str(request_id)]
+    assert values == [str(request_id)] * 3  # approve, deny, cancel: only the ID
     assert bot.whm.mailbox_state("spammer@acme-one.test")["suspended_outgoing"] == 0
 
     response = bot.sender.press(
@@ -124,8 +124,7 @@ def test_self_approval_and_non_approver_are_refused(bot: Bot) -> None:
     assert _status(bot, request_id) == "pending"
     assert bot.whm.mailbox_state("x@acme-three.test")["suspended_outgoing"] == 0
     events = [
-        r[0]
-        for r in bot.query(f"SELECT event FROM audit_event WHERE request_id={request_id}")
+        r[0] for r in bot.query(f"SELECT event FROM audit_event WHERE request_id={request_id}")
     ]
     assert events.count("refused_approve") == 2
 
@@ -140,9 +139,11 @@ def test_concurrent_and_replayed_clicks_execute_once(bot: Bot) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         codes = list(
             pool.map(
-                lambda p: bot.sender.press(
-                    "smtp_approve", str(request_id), user=p[0], channel=channel, message_ts=ts
-                ).status_code,
+                lambda p: (
+                    bot.sender.press(
+                        "smtp_approve", str(request_id), user=p[0], channel=channel, message_ts=ts
+                    ).status_code
+                ),
                 presses,
             )
         )
@@ -167,14 +168,29 @@ def test_concurrent_and_replayed_clicks_execute_once(bot: Bot) -> None:
     assert started == [(1,)]
 
 
-def test_deny_updates_card_and_tells_requester(bot: Bot) -> None:
+def test_deny_with_reason_updates_card_and_tells_requester(bot: Bot) -> None:
     bot.whm.add_account("acme5", "acme-five.test")
     bot.whm.add_mailbox("keep@acme-five.test")
     request_id, channel, ts = _request(bot, "disable acme keep@acme-five.test")
     bot.sender.press("smtp_deny", str(request_id), user=APPROVER, channel=channel, message_ts=ts)
+    opened = bot.slack.wait_for_call(
+        "views.open", lambda c: c.args["view"].get("private_metadata") == str(request_id)
+    )
+    assert _status(bot, request_id) == "pending"  # nothing decided until the dialog is sent
+    modal = opened.args["view"]
+    response = bot.sender.submit_view(
+        modal,
+        user=APPROVER,
+        values={"deny_reason": {"reason": {"type": "plain_text_input", "value": "false alarm"}}},
+    )
+    assert response.status_code == 200
     _wait_status(bot, request_id, "denied")
     note = bot.slack.wait_for_call("chat.postMessage", lambda c: c.args.get("thread_ts") == ts)
     assert f"<@{REQUESTER}>" in note.args["text"] and "denied" in note.args["text"]
+    assert "false alarm" in note.args["text"]
+    # submitting the same dialog again is refused inside the dialog
+    again = bot.sender.submit_view(modal, user=APPROVER, values={})
+    assert again.json()["response_action"] == "errors"
     assert bot.whm.mailbox_state("keep@acme-five.test")["suspended_outgoing"] == 0
     update = [c for c in bot.slack.calls_to("chat.update") if c.args["ts"] == ts][-1]
     assert "Denied" in json.dumps(update.args["blocks"])

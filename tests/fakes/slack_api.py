@@ -105,9 +105,7 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(
-        self, predicate: Callable[[FakeSlack], bool], timeout: float = 10.0
-    ) -> None:
+    def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 10.0) -> None:
         """Block until ``predicate(self)`` holds; AssertionError on timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -180,6 +178,12 @@ class FakeSlack:
                 return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
             if method == "conversations.open":
                 return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[:10]}}
+            if method == "chat.getPermalink":
+                channel, ts = str(args.get("channel")), str(args.get("message_ts"))
+                if (channel, ts) not in self.messages:
+                    return {"ok": False, "error": "message_not_found"}
+                link = f"https://test.example/archives/{channel}/p{ts.replace('.', '')}"
+                return {"ok": True, "channel": channel, "permalink": link}
             if method == "usergroups.users.list":
                 group = str(args.get("usergroup"))
                 if group not in self.usergroups:

@@ -66,13 +66,76 @@ class SlackSender:
         body, name = self.command_body(text, user=user, channel=channel)
         return self._post(body, **kw), name
 
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        """An Events API callback (JSON body), e.g. app_home_opened."""
+        body = json.dumps(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": self.team_id,
+                "api_app_id": "A0SMTPBOT",
+                "event": event,
+                "type": "event_callback",
+                "event_id": f"Ev{next(_counter):08d}",
+                "event_time": int(time.time()),
+            }
+        )
+        ts = str(int(time.time()))
+        sig = SignatureVerifier(self.signing_secret).generate_signature(timestamp=ts, body=body)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sig,
+        }
+        return httpx.post(f"{self.bot_url}/slack/events", content=body, headers=headers, timeout=10)
+
+    def press_home(self, action_id: str, value: str, *, user: str) -> httpx.Response:
+        """A button press inside the App Home tab (container type ``view``, no channel)."""
+        payload = {
+            "type": "block_actions",
+            "user": {
+                "id": user,
+                "username": user.lower(),
+                "name": user.lower(),
+                "team_id": self.team_id,
+            },
+            "api_app_id": "A0SMTPBOT",
+            "token": "deprecated-verification-token",
+            "container": {"type": "view", "view_id": "V0HOME"},
+            "trigger_id": f"{next(_counter)}.1.jkl",
+            "team": {"id": self.team_id, "domain": "test"},
+            "view": {"id": "V0HOME", "type": "home", "blocks": []},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": f"home-{value}",
+                    "text": {"type": "plain_text", "text": "button"},
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return self._post(urlencode({"payload": json.dumps(payload)}))
+
+    def submit_view(
+        self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]]
+    ) -> httpx.Response:
+        return self._post(
+            view_submission_body(view, user=user, values=values, team_id=self.team_id)
+        )
+
     def press(
         self, action_id: str, value: str, *, user: str, channel: str, message_ts: str, **kw: Any
     ) -> httpx.Response:
         """A block_actions payload for a button on the message ``message_ts``."""
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team_id},
+            "user": {
+                "id": user,
+                "username": user.lower(),
+                "name": user.lower(),
+                "team_id": self.team_id,
+            },
             "api_app_id": "A0SMTPBOT",
             "token": "deprecated-verification-token",
             "container": {
@@ -102,3 +165,30 @@ class SlackSender:
         }
         body = urlencode({"payload": json.dumps(payload)})
         return self._post(body, **kw)
+
+
+def view_submission_body(
+    view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]], team_id: str
+) -> str:
+    """The form body Slack sends when a modal (as opened with views.open) is submitted."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+        "api_app_id": "A0SMTPBOT",
+        "token": "deprecated-verification-token",
+        "trigger_id": f"{next(_counter)}.1.ghi",
+        "view": {
+            **view,
+            "id": f"V{next(_counter)}",
+            "team_id": team_id,
+            "state": {"values": values},
+            "hash": "1700000000.abc",
+            "app_id": "A0SMTPBOT",
+            "bot_id": "B0BOT",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode({"payload": json.dumps(payload)})

@@ -1,0 +1,108 @@
+"""Approve, Deny (with the reason dialog) and Cancel: from the card, App Home or /smtp."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from approvals import RequestView, WorkflowError
+from bot.views import deny_modal, escape, mention
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+__all__ = ["Press", "approve", "cancel", "deny", "open_deny_dialog", "press_from"]
+
+log = logging.getLogger(__name__)
+
+
+class Press:
+    """Who pressed which request's button, and where (a card in a channel, or App Home)."""
+
+    def __init__(self, actor: str, request_id: int, channel: str | None, trigger_id: str | None):
+        self.actor = actor
+        self.request_id = request_id
+        self.channel = channel
+        self.trigger_id = trigger_id
+
+    @property
+    def from_home(self) -> bool:
+        return self.channel is None
+
+
+def press_from(body: dict[str, Any], action: dict[str, Any]) -> Press | None:
+    """Read a block_actions payload; None if the button value is not a request ID."""
+    value = str(action.get("value", ""))
+    if not value.isdigit() or len(value) > 12:
+        log.warning("ignoring a button press with a malformed request id")
+        return None
+    container = body.get("container") or {}
+    channel = None
+    if container.get("type") == "message":
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    return Press(body["user"]["id"], int(value), channel, body.get("trigger_id"))
+
+
+def _tell(rt: Runtime, press: Press, text: str) -> None:
+    if press.from_home:
+        rt.home.publish(press.actor, notice=text)
+    elif press.channel:
+        rt.cards.tell(press.channel, press.actor, text)
+
+
+def approve(rt: Runtime, press: Press) -> None:
+    try:
+        outcome = rt.workflow.approve(press.request_id, actor=press.actor)
+    except WorkflowError as exc:
+        _tell(rt, press, f":no_entry: {exc}")
+        return
+    rt.cards.update(outcome.view)
+    if outcome.approved_now:
+        rt.executor.run(press.request_id)
+    if press.from_home:
+        rt.home.publish(press.actor, notice=f"You approved request #{press.request_id}.")
+
+
+def open_deny_dialog(rt: Runtime, press: Press) -> None:
+    """Refuse at once if the presser may not deny; else ask for an optional reason."""
+    try:
+        view = rt.workflow.get(press.request_id)
+    except WorkflowError as exc:
+        _tell(rt, press, f":no_entry: {exc}")
+        return
+    problem = rt.workflow.check_decider(view, press.actor)
+    if problem is not None:
+        try:  # record the refusal through the workflow's own check
+            rt.workflow.deny(press.request_id, actor=press.actor)
+        except WorkflowError as exc:
+            _tell(rt, press, f":no_entry: {exc}")
+        return
+    if not press.trigger_id:
+        deny(rt, press.actor, press.request_id, note=None)
+        return
+    try:
+        rt.client.views_open(trigger_id=press.trigger_id, view=deny_modal(view))
+    except Exception as exc:  # the dialog is a nicety: deny without a reason instead
+        log.warning("could not open the deny dialog: %s", type(exc).__name__)
+        deny(rt, press.actor, press.request_id, note=None)
+
+
+def deny(rt: Runtime, actor: str, request_id: int, note: str | None) -> RequestView:
+    """Deny and tell the requester in the card's thread. Raises WorkflowError."""
+    view = rt.workflow.deny(request_id, actor=actor, note=note)
+    rt.cards.update(view)
+    because = f": {escape(note)}" if note else ""
+    rt.cards.reply(
+        view,
+        f"{mention(view.request.requester)} request #{view.id} was denied by "
+        f"{mention(actor)}{because}",
+    )
+    return view
+
+
+def cancel(rt: Runtime, actor: str, request_id: int) -> RequestView:
+    """The requester withdraws a pending request. Raises WorkflowError."""
+    view = rt.workflow.cancel(request_id, actor=actor)
+    rt.cards.update(view)
+    rt.cards.reply(view, f"Request #{view.id} was cancelled by {mention(actor)}.")
+    return view

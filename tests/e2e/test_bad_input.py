@@ -1,0 +1,69 @@
+"""Bad input gets a clear ephemeral message with usage: no request, no card, no WHM call."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import REQUESTER, Bot
+
+HOSTILE = [
+    ("disable nosuch a@acme-one.test", "no tenant “nosuch”"),
+    ("frobnicate acme a@x.test", "is not a command"),
+    ("disable acme a@b.test&user=root", "not a valid email address"),
+    ("disable acme '; rm -rf /", "is not a target"),
+    ("disable acme ../../etc/passwd", "is not a target"),
+    ("disable acme a@b.test%26user%3Droot", "not a valid email address"),
+    ("disable acme $(whoami)@x.test", "not a valid email address"),
+    ("disable acme a@x.test\nenable acme b@x.test", "“enable” is not a target"),
+    ("reset acme a@x.test", "cannot reset"),
+    ("disable", "needs a tenant"),
+]
+
+
+def _counts(bot: Bot) -> tuple[int, int, int]:
+    requests = bot.query("SELECT count(*) FROM change_request")[0][0]
+    cards = len(bot.slack.calls_to("chat.postMessage"))
+    changes = len([c for c in bot.whm.calls if c.function != "getdomainowner"])
+    return requests, cards, changes
+
+
+@pytest.mark.parametrize(("text", "fragment"), HOSTILE)
+def test_refused_in_the_ack_with_usage(bot: Bot, text: str, fragment: str) -> None:
+    before = _counts(bot)
+    whm_calls = len(bot.whm.calls)
+    response, _ = bot.sender.command(text, user=REQUESTER)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    assert fragment in body["text"], body["text"]
+    assert "Usage" in body["text"]
+    assert "Traceback" not in body["text"]
+    assert _counts(bot) == before
+    assert len(bot.whm.calls) == whm_calls
+
+
+def test_unknown_domain_is_refused_after_live_check(bot: Bot) -> None:
+    before = _counts(bot)[:2]
+    response, name = bot.sender.command("disable acme a@nobody-serves-this.test", user=REQUESTER)
+    assert response.status_code == 200
+    reply = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name))
+    assert "Nothing was requested" in reply.args["text"]
+    assert "nobody-serves-this.test" in reply.args["text"]
+    assert _counts(bot)[:2] == before
+
+
+def test_refusals_of_change_commands_are_audited(bot: Bot) -> None:
+    bot.sender.command("disable acme ../../etc/passwd", user="U0AUDITME")
+    rows = bot.query(
+        "SELECT event, detail FROM audit_event WHERE actor='U0AUDITME' ORDER BY id DESC"
+    )
+    assert rows and rows[0][0] == "refused_input"
+    assert json.loads(rows[0][1])["verb"] == "disable"
+
+
+def test_help_lists_commands_and_tenants(bot: Bot) -> None:
+    response, _ = bot.sender.command("help", user=REQUESTER)
+    text = response.json()["text"]
+    assert "/smtp disable" in text and "`acme`" in text
