@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "Approval",
     "AuditEvent",
+    "Job",
+    "JobState",
     "ChangeRequest",
     "RequestStatus",
     "RequestTarget",
@@ -120,6 +122,10 @@ class ChangeRequest(SQLModel, table=True):
     revision: int = 0
     card_revision: int = 0
     result_posted: bool = False
+    # Timed restrictions: after success, ``revert_verb`` runs on the targets after this long.
+    revert_verb: str | None = Field(default=None, max_length=32)
+    revert_after_s: int | None = None
+    revert_at: datetime | None = Field(default=None, sa_type=_tz())
 
 
 class RequestTarget(SQLModel, table=True):
@@ -147,6 +153,44 @@ class Approval(SQLModel, table=True):
     request_id: int = Field(foreign_key="change_request.id", index=True)
     approver: str = Field(max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=_tz())
+
+
+class JobState(StrEnum):
+    """Lifecycle of a job.
+
+    queued ──claim──> running ─┬─> done
+       ^                       ├─> failed      (attempts exhausted)
+       └──lease expired────────┘
+    queued ──> cancelled       (a revert made moot by a later change)
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Job(SQLModel, table=True):
+    """Work to do for a request: execute it, or revert a timed restriction.
+
+    A worker holds a job through a lease it renews while working; a job whose lease expired
+    (its worker died) is claimed again. Jobs are idempotent, so running one again is safe.
+    """
+
+    __tablename__ = "job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    request_id: int = Field(foreign_key="change_request.id", index=True)
+    state: str = Field(default=JobState.QUEUED.value, max_length=16, index=True)
+    run_at: datetime = Field(sa_type=_tz(), index=True)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=_tz())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=_tz())
+    finished_at: datetime | None = Field(default=None, sa_type=_tz())
+    last_error: str | None = Field(default=None, max_length=2000)
 
 
 class AuditEvent(SQLModel, table=True):

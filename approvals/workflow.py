@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -26,10 +26,13 @@ from approvals.errors import (
     SelfApproval,
     WorkflowError,
 )
+from approvals.jobs import JobQueue
 from approvals.models import (
     Approval,
     AuditEvent,
     ChangeRequest,
+    Job,
+    JobState,
     RequestStatus,
     RequestTarget,
     TargetOutcome,
@@ -37,9 +40,11 @@ from approvals.models import (
 )
 from approvals.policy import DirectMembership, Membership, TenantPolicy
 
-__all__ = ["ApproveOutcome", "RequestView", "TargetRecord", "Workflow"]
+__all__ = ["EXECUTE", "REVERT", "ApproveOutcome", "RequestView", "TargetRecord", "Workflow"]
 
 SYSTEM_ACTOR = "system"
+EXECUTE = "execute"  # job kinds
+REVERT = "revert"
 _EXECUTED = (RequestStatus.SUCCEEDED.value, RequestStatus.FAILED.value)
 
 
@@ -89,12 +94,14 @@ class Workflow:
         policies: Callable[[str], TenantPolicy],
         *,
         membership: Membership | None = None,
+        jobs: JobQueue | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self._policies = policies
         self._membership = membership or DirectMembership()
         self._clock = clock
+        self.jobs = jobs or JobQueue(db, clock=clock)
 
     # --- creating ----------------------------------------------------------------------------
 
@@ -107,8 +114,13 @@ class Workflow:
         reason: str,
         requester: str,
         tenant_wide: bool = False,
+        revert_verb: str | None = None,
+        revert_after: timedelta | None = None,
     ) -> RequestView:
-        """Store a new pending request; raises NotARequester if the policy forbids it."""
+        """Store a new pending request; raises NotARequester if the policy forbids it.
+
+        With ``revert_after``, a successful change is undone by ``revert_verb`` after that
+        long, without a new approval (it was approved with the original)."""
         if not targets:
             raise ValueError("a request needs at least one target")
         policy = self._policies(tenant)
@@ -129,6 +141,8 @@ class Workflow:
                 approvals_required=policy.required_for(tenant_wide=tenant_wide),
                 created_at=now,
                 expires_at=now + policy.request_ttl,
+                revert_verb=revert_verb if revert_after else None,
+                revert_after_s=int(revert_after.total_seconds()) if revert_after else None,
             )
             s.add(request)
             s.flush()
@@ -141,7 +155,12 @@ class Workflow:
                 tenant=tenant,
                 request_id=request.id,
                 target=",".join(targets) if len(targets) <= 5 else f"{len(targets)} targets",
-                detail={"verb": verb, "reason": reason, "targets": list(targets)},
+                detail={
+                    "verb": verb,
+                    "reason": reason,
+                    "targets": list(targets),
+                    "revert_after_s": request.revert_after_s,
+                },
             )
             s.flush()
             return self._view(s, request)
@@ -199,10 +218,14 @@ class Workflow:
                         request_id=request_id,
                         detail={"approvals": count},
                     )
+                    self.jobs.enqueue(s, kind=EXECUTE, request_id=request_id)
                 s.flush()
-                return ApproveOutcome(self._view(s, request), approved_now)
-        assert error is not None
-        raise error
+                outcome = ApproveOutcome(self._view(s, request), approved_now)
+        if error is not None:
+            raise error
+        if outcome.approved_now:
+            self.jobs.ring()
+        return outcome
 
     def deny(self, request_id: int, *, actor: str, note: str | None = None) -> RequestView:
         """An approver refuses the request."""
@@ -271,9 +294,21 @@ class Workflow:
     # --- executing ---------------------------------------------------------------------------
 
     def begin_execution(self, request_id: int) -> RequestView | None:
-        """approved → executing. Returns None if someone else already started it."""
+        """approved → executing, or resume a request left executing by a worker that died.
+
+        Call it only while holding the request's execute job: the job's lease is what makes
+        the execution exclusive. Returns None when there is nothing (more) to execute."""
         with self.db.transaction() as s:
             request = self._lock(s, request_id)
+            if request.status == RequestStatus.EXECUTING.value:
+                audit.record(
+                    s,
+                    "execution_resumed",
+                    actor=SYSTEM_ACTOR,
+                    tenant=request.tenant,
+                    request_id=request_id,
+                )
+                return self._view(s, request)
             if request.status != RequestStatus.APPROVED.value:
                 return None
             request.status = RequestStatus.EXECUTING.value
@@ -321,12 +356,127 @@ class Workflow:
             request.status = (RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED).value
             request.finished_at = self._clock()
             request.revision += 1
+            changed = [
+                t.target for t in targets.values() if t.outcome == TargetOutcome.SUCCEEDED.value
+            ]
+            if request.revert_after_s and request.revert_verb and changed:
+                request.revert_at = request.finished_at + timedelta(seconds=request.revert_after_s)
+                self.jobs.enqueue(s, kind=REVERT, request_id=request_id, run_at=request.revert_at)
             s.add(request)
             audit.record(
                 s, request.status, actor=SYSTEM_ACTOR, tenant=request.tenant, request_id=request_id
             )
+            self._cancel_moot_reverts(s, request, changed)
+            s.flush()
+            view = self._view(s, request)
+        self.jobs.ring()
+        return view
+
+    # --- timed restrictions ------------------------------------------------------------------
+
+    def _superseded(self, s: Session, request: ChangeRequest, target: str) -> bool:
+        """A later request changed this target successfully: the latest change wins."""
+        later = s.exec(
+            select(RequestTarget.id)
+            .join(ChangeRequest, col(ChangeRequest.id) == col(RequestTarget.request_id))
+            .where(
+                ChangeRequest.tenant == request.tenant,
+                col(ChangeRequest.id) > request.id,
+                RequestTarget.target == target,
+                RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
+            )
+            .limit(1)
+        ).first()
+        return later is not None
+
+    def _cancel_moot_reverts(
+        self, s: Session, request: ChangeRequest, changed: Sequence[str]
+    ) -> None:
+        """Cancel queued reverts of earlier requests whose every target this one superseded."""
+        if not changed:
+            return
+        earlier = s.exec(
+            select(ChangeRequest)
+            .join(Job, col(Job.request_id) == col(ChangeRequest.id))
+            .join(RequestTarget, col(RequestTarget.request_id) == col(ChangeRequest.id))
+            .where(
+                ChangeRequest.tenant == request.tenant,
+                col(ChangeRequest.id) < request.id,
+                Job.kind == REVERT,
+                Job.state == JobState.QUEUED.value,
+                col(RequestTarget.target).in_(list(changed)),
+            )
+            .distinct()
+        ).all()
+        for old in earlier:
+            pending = [
+                t.target
+                for t in self._targets(s, old.id)
+                if t.outcome == TargetOutcome.SUCCEEDED.value
+                and not self._superseded(s, old, t.target)
+            ]
+            if not pending and self.jobs.cancel(s, kind=REVERT, request_id=old.id):
+                audit.record(
+                    s,
+                    "revert_cancelled",
+                    actor=SYSTEM_ACTOR,
+                    tenant=old.tenant,
+                    request_id=old.id,
+                    detail={"superseded_by": request.id},
+                )
+
+    def begin_revert(self, request_id: int) -> tuple[RequestView, list[str]]:
+        """The targets a timed restriction should now undo: those it changed that no later
+        request has changed since."""
+        with self.db.transaction() as s:
+            request = self._lock(s, request_id)
+            targets = [
+                t.target
+                for t in self._targets(s, request_id)
+                if t.outcome == TargetOutcome.SUCCEEDED.value
+                and not self._superseded(s, request, t.target)
+            ]
+            audit.record(
+                s,
+                "revert_started",
+                actor=SYSTEM_ACTOR,
+                tenant=request.tenant,
+                request_id=request_id,
+                detail={"targets": targets},
+            )
+            return self._view(s, request), targets
+
+    def finish_revert(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
+        with self.db.transaction() as s:
+            request = self._lock(s, request_id)
+            for record in records:
+                audit.record(
+                    s,
+                    "revert_succeeded" if record.ok else "revert_failed",
+                    actor=SYSTEM_ACTOR,
+                    tenant=request.tenant,
+                    request_id=request_id,
+                    target=record.target,
+                    after=record.state,
+                    detail={"message": record.message, "verb": request.revert_verb},
+                )
+            request.revision += 1
+            s.add(request)
             s.flush()
             return self._view(s, request)
+
+    def active_restrictions(self, tenant: str | None = None) -> list[RequestView]:
+        """Timed restrictions still in force: their revert job is queued."""
+        with self.db.transaction() as s:
+            query = (
+                select(ChangeRequest)
+                .join(Job, col(Job.request_id) == col(ChangeRequest.id))
+                .where(Job.kind == REVERT, Job.state == JobState.QUEUED.value)
+            )
+            if tenant is not None:
+                query = query.where(ChangeRequest.tenant == tenant)
+            rows = s.exec(query.order_by(col(ChangeRequest.revert_at))).all()
+            return [self._view(s, r) for r in rows]
 
     # --- cards and reads ---------------------------------------------------------------------
 

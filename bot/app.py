@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -25,6 +26,9 @@ from bot.service import CommandService
 from bot.settings import Settings
 from bot.tenants import TenantRegistry
 
+if TYPE_CHECKING:
+    from bot.worker import Worker
+
 __all__ = ["Runtime", "build_runtime", "build_slack_app"]
 
 
@@ -44,6 +48,7 @@ class Runtime:
     membership: SlackMembership
     notifier: ApproverNotifier
     home: HomeTab
+    worker: Worker | None = None
 
     def close(self) -> None:
         self.tenants.close()

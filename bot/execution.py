@@ -1,12 +1,20 @@
-"""Carrying out an approved request on its back end, exactly once."""
+"""Carrying out approved requests and timed reverts on their back ends.
+
+Only the holder of a request's job executes it (the job's lease makes that exclusive), so a
+request runs once even with several workers, and again (idempotently) only if its worker died.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from approvals import TargetRecord, Workflow
+from approvals.models import Job
+from approvals.workflow import EXECUTE, REVERT
 from bot.cards import Cards
 from bot.tenants import TenantRegistry
+from bot.views import escape, mention
 from providers import Target, TargetResult, Verb
 
 __all__ = ["Executor"]
@@ -15,26 +23,76 @@ log = logging.getLogger(__name__)
 
 
 class Executor:
-    """approved → executing → succeeded | failed, with the card kept in step."""
+    """Runs jobs: approved → executing → succeeded | failed, and reverts, cards in step."""
 
     def __init__(self, workflow: Workflow, tenants: TenantRegistry, cards: Cards) -> None:
         self.workflow = workflow
         self.tenants = tenants
         self.cards = cards
 
-    def run(self, request_id: int) -> None:
+    def run(self, request_id: int, *, worker: str = "inline") -> bool:
+        """Execute an approved request now, in this thread, if nobody else holds its job.
+
+        Returns False if another worker has it (or it already ran)."""
+        job = self.workflow.jobs.claim(worker, request_id=request_id, kind=EXECUTE)
+        if job is None:
+            return False
+        self.handle(job, worker=worker)
+        return True
+
+    def handle(self, job: Job, *, worker: str) -> None:
+        """Run one claimed job to completion and mark it done."""
+        assert job.id is not None
+        if job.kind == EXECUTE:
+            self._execute(job.request_id)
+        elif job.kind == REVERT:
+            self._revert(job.request_id)
+        else:
+            self.workflow.jobs.fail(job.id, worker, error=f"unknown job kind {job.kind!r}")
+            return
+        self.workflow.jobs.complete(job.id, worker)
+
+    def _execute(self, request_id: int) -> None:
         view = self.workflow.begin_execution(request_id)
         if view is None:
-            return  # another click or worker got there first
+            return  # already finished by an earlier run of this job
         self.cards.update(view)
         targets = [Target.from_key(t.target) for t in view.targets]
+        records = self._apply(view.request.tenant, Verb(view.request.verb), targets, request_id)
+        final = self.workflow.finish_execution(request_id, records)
+        self.cards.post_result(final)
+
+    def _revert(self, request_id: int) -> None:
+        view, keys = self.workflow.begin_revert(request_id)
+        verb = view.request.revert_verb
+        if not keys or verb is None:
+            self.cards.reply(view, f"Request #{view.id}: nothing left to revert (changed since).")
+            self.workflow.finish_revert(request_id, [])
+            return
+        targets = [Target.from_key(k) for k in keys]
+        records = self._apply(view.request.tenant, Verb(verb), targets, request_id)
+        final = self.workflow.finish_revert(request_id, records)
+        ok = sum(r.ok for r in records)
+        lines = [
+            f"{':white_check_mark:' if r.ok else ':x:'} `{escape(r.target)}`: {escape(r.message)}"
+            for r in records[:30]
+        ]
+        self.cards.reply(
+            final,
+            f"The timed restriction of request #{view.id} ended: {verb} on {ok} of "
+            f"{len(records)} target(s), approved with the original request by "
+            f"{', '.join(mention(a) for a in view.approvers)}.\n" + "\n".join(lines),
+        )
+
+    def _apply(
+        self, tenant: str, verb: Verb, targets: Sequence[Target], request_id: int
+    ) -> list[TargetRecord]:
         try:
-            provider = self.tenants.provider(view.request.tenant)
-            results = provider.apply(Verb(view.request.verb), targets)
-            records = [_record(r) for r in results]
+            provider = self.tenants.provider(tenant)
+            return [_record(r) for r in provider.apply(verb, list(targets))]
         except Exception:
             log.exception("provider failed unexpectedly on request %s", request_id)
-            records = [
+            return [
                 TargetRecord(
                     target=t.key(),
                     ok=False,
@@ -43,8 +101,6 @@ class Executor:
                 )
                 for t in targets
             ]
-        final = self.workflow.finish_execution(request_id, records)
-        self.cards.post_result(final)
 
 
 def _record(result: TargetResult) -> TargetRecord:

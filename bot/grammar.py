@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
+from bot.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
 from providers.targets import CHANGE_VERBS, Target, Verb
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 MAX_TARGETS = 1000
+MAX_DURATION = timedelta(days=90)
+TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE}  # what undoes each
 MAX_REASON = 500
 
 VERBS = (
@@ -55,6 +59,11 @@ class Change:
     tenant: str
     targets: tuple[Target, ...]
     reason: str = ""
+    duration: timedelta | None = None  # --for: revert automatically after this long
+
+    @property
+    def revert_verb(self) -> Verb | None:
+        return TIMED_VERBS.get(self.verb) if self.duration else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +168,7 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
             positional.append(token)
             continue
         name, _, value = token[2:].partition("=")
-        if name != "limit":
+        if name not in ("limit", "for"):
             raise UsageError(f"Unknown option “{_shown(token)}”.", verb=verb)
         if not value:
             value = next(it, "")
@@ -184,6 +193,8 @@ def parse(text: str) -> Command:
         raise UsageError(f"{verb} takes no --reason.", verb=verb)
     if "limit" in options and verb != "history":
         raise UsageError("--limit only goes with history.", verb=verb)
+    if "for" in options and verb not in TIMED_VERBS:
+        raise UsageError("--for only goes with disable or hold.", verb=verb)
 
     if verb == "help":
         if len(positional) > 1:
@@ -205,7 +216,15 @@ def parse(text: str) -> Command:
     targets = _targets(positional[1:], verb)
     if verb == Verb.STATUS:
         return Status(tenant, targets or (Target.tenant(),))
-    return Change(Verb(verb), tenant, targets or (Target.tenant(),), reason or "")
+    duration = None
+    if "for" in options:
+        try:
+            duration = parse_duration(options["for"])
+        except ValueError as exc:
+            raise UsageError(str(exc), verb=verb) from None
+        if duration > MAX_DURATION:
+            raise UsageError("--for can be at most 90d.", verb=verb)
+    return Change(Verb(verb), tenant, targets or (Target.tenant(),), reason or "", duration)
 
 
 def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:

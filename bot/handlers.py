@@ -155,7 +155,8 @@ def _run_command(
         _change(rt, parsed, command, respond)
     elif isinstance(parsed, grammar.ListRequests):
         views = rt.workflow.pending(parsed.tenant)
-        respond(response_type="ephemeral", text=pending_text(views, parsed.tenant))
+        active = rt.workflow.active_restrictions(parsed.tenant)
+        respond(response_type="ephemeral", text=pending_text(views, parsed.tenant, active))
     elif isinstance(parsed, grammar.History):
         target = parsed.target.key() if parsed.target else None
         events = rt.workflow.history(tenant=parsed.tenant, target=target, limit=parsed.limit)

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from approvals import RequestView, Workflow
 from bot.reports import age
-from bot.views import CANCEL_ACTION, decision_buttons, escape, mention, summary_line
+from bot.views import CANCEL_ACTION, decision_buttons, escape, mention, summary_line, when
 
 __all__ = ["HomeTab", "home_view"]
 
@@ -34,6 +34,7 @@ def home_view(
     waiting: list[RequestView],
     own: list[RequestView],
     events: list[Any],
+    active: list[RequestView] | None = None,
     notice: str | None = None,
 ) -> dict[str, Any]:
     """A Home tab view; stays under Slack's 100-block limit by construction."""
@@ -61,6 +62,14 @@ def home_view(
                 "value": str(view.id),
             }
         blocks.append(block)
+    blocks.append({"type": "divider"})
+    blocks.append(_header("Timed restrictions in force"))
+    lines_active = [
+        f"{summary_line(v)}: {v.request.revert_verb} at {when(v.request.revert_at)}"
+        for v in (active or [])[:_MAX_OWN]
+        if v.request.revert_at is not None
+    ]
+    blocks.append(_section("\n".join(lines_active) if lines_active else "_None._"))
     blocks.append({"type": "divider"})
     blocks.append(_header("Recent activity"))
     lines = [
@@ -91,6 +100,7 @@ class HomeTab:
             waiting=waiting,
             own=self.workflow.open_requests(user, limit=_MAX_OWN),
             events=self.workflow.history(limit=_MAX_EVENTS),
+            active=self.workflow.active_restrictions(),
             notice=notice,
         )
 

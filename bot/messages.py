@@ -8,16 +8,17 @@ __all__ = ["USAGE", "help_text", "usage_for"]
 
 USAGE: dict[str, tuple[str, str]] = {
     "disable": (
-        "/smtp disable <tenant> [target …] [--reason TEXT]",
-        "Stop outbound SMTP for the targets (no target: the whole server or organisation).",
+        "/smtp disable <tenant> [target …] [--for 24h] [--reason TEXT]",
+        "Stop outbound SMTP for the targets (no target: the whole server or organisation); "
+        "with --for, it is undone automatically after that long.",
     ),
     "enable": (
         "/smtp enable <tenant> [target …] [--reason TEXT]",
         "Allow outbound SMTP again for the targets.",
     ),
     "hold": (
-        "/smtp hold <tenant> <target …> [--reason TEXT]",
-        "Queue outbound mail instead of sending it (WHM).",
+        "/smtp hold <tenant> <target …> [--for 2h] [--reason TEXT]",
+        "Queue outbound mail instead of sending it (WHM); --for releases it after that long.",
     ),
     "release": (
         "/smtp release <tenant> <target …> [--reason TEXT]",
@@ -31,7 +32,10 @@ USAGE: dict[str, tuple[str, str]] = {
         "/smtp status <tenant> [target …]",
         "Show the live state, read from the back end. Needs no approval.",
     ),
-    "list": ("/smtp list [tenant]", "Pending requests and their age."),
+    "list": (
+        "/smtp list [tenant]",
+        "Pending requests and their age, and timed restrictions in force with their end.",
+    ),
     "history": (
         "/smtp history <tenant> [target] [--limit N]",
         "The audit trail, newest first.",

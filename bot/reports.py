@@ -7,7 +7,7 @@ from datetime import datetime
 
 from approvals import RequestView
 from approvals.models import AuditEvent, utcnow
-from bot.views import escape, mention, summary_line
+from bot.views import escape, mention, summary_line, when
 
 __all__ = ["age", "history_text", "pending_text"]
 
@@ -23,16 +23,26 @@ def age(since: datetime, now: datetime | None = None) -> str:
     return f"{seconds // 86400}d"
 
 
-def pending_text(views: Sequence[RequestView], tenant: str | None) -> str:
+def pending_text(
+    views: Sequence[RequestView], tenant: str | None, active: Sequence[RequestView] = ()
+) -> str:
     where = f" on `{escape(tenant)}`" if tenant else ""
-    if not views:
-        return f"No pending requests{where}."
-    lines = [f"*{len(views)} pending request(s){where}:*"]
+    lines = [
+        f"*{len(views)} pending request(s){where}:*" if views else f"No pending requests{where}."
+    ]
     for view in views[:30]:
         lines.append(f"• {summary_line(view)}, waiting {age(view.request.created_at)}")
     if len(views) > 30:
         lines.append(f"… and {len(views) - 30} more")
-    return "\n".join(lines)
+    if active:
+        lines.append(f"*{len(active)} timed restriction(s) in force{where}:*")
+        for view in active[:20]:
+            assert view.request.revert_at is not None
+            lines.append(
+                f"• {summary_line(view)}: {view.request.revert_verb} at "
+                f"{when(view.request.revert_at)}"
+            )
+    return "\n".join(lines)[:3900]
 
 
 def history_text(events: Sequence[AuditEvent], tenant: str, target: str | None) -> str:

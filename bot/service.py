@@ -42,14 +42,22 @@ class CommandService:
 
     def precheck(self, command: Change | Status) -> Provider:
         """Checks that need only the config (no network): fast enough to run before the ack."""
-        verb = command.verb if isinstance(command, Change) else Verb.STATUS
-        return self._checked(command.tenant, verb, command.targets)
+        if isinstance(command, Change):
+            return self._checked(command.tenant, command.verb, command.targets, command.revert_verb)
+        return self._checked(command.tenant, Verb.STATUS, command.targets)
 
-    def _checked(self, tenant: str, verb: Verb, targets: Sequence[Target]) -> Provider:
+    def _checked(
+        self, tenant: str, verb: Verb, targets: Sequence[Target], revert: Verb | None = None
+    ) -> Provider:
         config = self.tenants.get(tenant)
         provider = self.tenants.provider(tenant)
         supported = provider.capabilities()
         for target in targets:
+            if revert is not None and (target.scope, revert) not in supported:
+                raise CommandError(
+                    f"{tenant} ({config.provider}) cannot {revert.value} "
+                    f"{_SCOPE_WORDS[target.scope]}, so --for cannot undo this change."
+                )
             if (target.scope, verb) not in supported:
                 raise CommandError(
                     f"{tenant} ({config.provider}) cannot {verb.value} "
@@ -64,7 +72,7 @@ class CommandService:
 
     def submit(self, command: Change, *, requester: str) -> RequestView:
         """Validate a change against config and back end, then store it as a request."""
-        provider = self._checked(command.tenant, command.verb, command.targets)
+        provider = self.precheck(command)
         problems = [r for r in _live_check(provider, command.targets) if not r.ok]
         if problems:
             lines = [f"• `{r.target}`: {r.message}" for r in problems[:20]]
@@ -78,6 +86,8 @@ class CommandService:
             reason=command.reason,
             requester=requester,
             tenant_wide=Target.tenant() in command.targets,
+            revert_verb=command.revert_verb.value if command.revert_verb else None,
+            revert_after=command.duration,
         )
 
     def status(self, command: Status) -> StatusReport:

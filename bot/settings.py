@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
     database_url: str = Field(default="sqlite:///smtp-bot.db", alias="DATABASE_URL")
     config_path: Path = Field(default=Path("smtp-bot.yml"), alias="SMTP_BOT_CONFIG")
+    worker_concurrency: int = Field(default=4, ge=1, le=64, alias="SMTP_BOT_WORKER_THREADS")
+    worker_poll_s: float = Field(default=30.0, gt=0, le=3600, alias="SMTP_BOT_WORKER_POLL")
     housekeeping_interval_s: float = Field(
         default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"
     )

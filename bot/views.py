@@ -7,9 +7,11 @@ lists are summarised, never split into one message per target.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from approvals import RequestStatus, RequestView, TargetOutcome
+from bot.durations import format_duration
 
 __all__ = [
     "APPROVE_ACTION",
@@ -82,9 +84,13 @@ def card(view: RequestView) -> tuple[str, list[dict[str, Any]]]:
     status = view.status
     verb = req.verb.upper()
     fallback = f"SMTP change request #{view.id}: {req.verb} on {req.tenant} ({status.value})"
+    change = f"*Change*\n{verb}" + (" (tenant-wide)" if req.tenant_wide else "")
+    if req.revert_after_s and req.revert_verb:
+        change += f"\nfor {format_duration(timedelta(seconds=req.revert_after_s))}, then "
+        change += f"{req.revert_verb} automatically"
     fields = [
         f"*Tenant*\n`{escape(req.tenant)}`",
-        f"*Change*\n{verb}" + (" (tenant-wide)" if req.tenant_wide else ""),
+        change,
         f"*Requested by*\n{mention(req.requester)}",
         f"*Request*\n#{view.id}",
     ]
@@ -134,7 +140,16 @@ def _outcome(view: RequestView) -> str:
     if status in (RequestStatus.SUCCEEDED, RequestStatus.FAILED):
         ok = sum(1 for t in view.targets if t.outcome == TargetOutcome.SUCCEEDED.value)
         line += f" ({ok} of {len(view.targets)} targets succeeded; details in the thread)"
+    if req.revert_at is not None:
+        line += f"\n:hourglass: {req.revert_verb} automatically at {when(req.revert_at)}"
     return line
+
+
+def when(moment: datetime) -> str:
+    """A time people read in their own zone (Slack date formatting), with a UTC fallback."""
+    epoch = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _buttons(view: RequestView) -> dict[str, Any]:
@@ -193,6 +208,11 @@ def result_text(view: RequestView, failures_first: bool = True) -> str:
         lines.append(
             f"… and {len(ordered) - _SHOWN_RESULTS} more "
             f"(`/smtp history {view.request.tenant}` has every result)."
+        )
+    if view.request.revert_at is not None:
+        lines.append(
+            f":hourglass: Timed restriction: {view.request.revert_verb} runs automatically at "
+            f"{when(view.request.revert_at)} (no new approval needed; a later change wins)."
         )
     return _truncate(head + "\n" + "\n".join(lines), 3900)
 

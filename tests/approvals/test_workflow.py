@@ -161,8 +161,10 @@ def test_execution_lifecycle_and_results(db: Database) -> None:
     with pytest.raises(InvalidTransition):
         wf.finish_execution(request_id, [])
     wf.approve(request_id, actor="UAPP1")
+    job = wf.jobs.claim("w1")
+    assert job is not None and job.kind == "execute" and job.request_id == request_id
+    assert wf.jobs.claim("w2") is None  # the job is leased to w1
     assert wf.begin_execution(request_id) is not None
-    assert wf.begin_execution(request_id) is None  # only once
     view = wf.finish_execution(
         request_id,
         [
@@ -173,6 +175,7 @@ def test_execution_lifecycle_and_results(db: Database) -> None:
     assert view.status is RequestStatus.FAILED
     assert [t.outcome for t in view.targets] == ["succeeded", "failed"]
     assert events(wf, request_id)[-3:] == ["target_succeeded", "target_failed", "failed"]
+    assert wf.begin_execution(request_id) is None  # a re-run of the job finds nothing to do
 
 
 def test_all_targets_ok_is_success(db: Database) -> None:
@@ -210,7 +213,7 @@ def test_simultaneous_approvals_transition_exactly_once(db: Database, tenant_wid
             try:
                 if wf.approve(request_id, actor=actor).approved_now:
                     winners.append(actor)
-                if wf.begin_execution(request_id) is not None:
+                if wf.jobs.claim(actor, request_id=request_id) is not None:
                     winners.append("exec")
             except InvalidTransition:
                 pass
@@ -226,5 +229,5 @@ def test_simultaneous_approvals_transition_exactly_once(db: Database, tenant_wid
         assert len([w for w in winners if w != "exec"]) == 1
         assert winners.count("exec") == 1
         view = wf.get(request_id)
-        assert view.status is RequestStatus.EXECUTING
+        assert view.status is RequestStatus.APPROVED
         assert len(view.approvers) == (2 if tenant_wide else 1)

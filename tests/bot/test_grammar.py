@@ -102,3 +102,20 @@ def test_any_text_parses_or_raises_usage_error(text: str) -> None:
         return
     for target in getattr(command, "targets", ()):
         assert Target.from_key(target.key()) == target  # every accepted target re-validates
+
+
+def test_timed_restrictions() -> None:
+    from datetime import timedelta
+
+    command = parse("disable acme a@x.test --for 24h --reason spam")
+    assert isinstance(command, Change)
+    assert command.duration == timedelta(hours=24) and command.revert_verb == Verb.ENABLE
+    hold = parse("hold acme a@x.test --for 90m")
+    assert hold.revert_verb == Verb.RELEASE
+    for text, fragment in [
+        ("enable acme a@x.test --for 1h", "only goes with disable or hold"),
+        ("disable acme a@x.test --for soon", "is not a duration"),
+        ("disable acme a@x.test --for 91d", "at most 90d"),
+    ]:
+        with pytest.raises(UsageError, match=fragment):
+            parse(text)

@@ -157,3 +157,38 @@ def test_app_home_shows_waiting_requests_and_its_buttons_work(bot: Bot) -> None:
         "views.publish",
         lambda c: c.args["user_id"] == APPROVER_2 and "You approved" in json.dumps(c.args),
     )
+
+
+def test_timed_restriction_reverts_by_itself_and_posts_in_the_thread(bot: Bot) -> None:
+    bot.whm.add_account("tmr1", "timed-one.test")
+    bot.whm.add_mailbox("t@timed-one.test")
+    request_id, channel, ts = _request(bot, "disable acme t@timed-one.test --for 2s --reason x")
+    bot.sender.press("smtp_approve", str(request_id), user=APPROVER, channel=channel, message_ts=ts)
+    _wait_status(bot, request_id, "succeeded")
+    assert bot.whm.mailbox_state("t@timed-one.test")["suspended_outgoing"] == 1
+    assert f"#{request_id}" in _reply(bot, "list acme")  # shown as in force
+    ended = bot.slack.wait_for_call(
+        "chat.postMessage",
+        lambda c: c.args.get("thread_ts") == ts and "timed restriction" in c.args["text"],
+        timeout=15,
+    )
+    assert "enable on 1 of 1" in ended.args["text"]
+    assert bot.whm.mailbox_state("t@timed-one.test")["suspended_outgoing"] == 0
+    events = [
+        r[0] for r in bot.query(f"SELECT event FROM audit_event WHERE request_id={request_id}")
+    ]
+    assert "revert_succeeded" in events
+
+
+def test_enable_before_the_end_cancels_the_revert(bot: Bot) -> None:
+    bot.whm.add_account("tmr2", "timed-two.test")
+    bot.whm.add_mailbox("u@timed-two.test")
+    timed, channel, ts = _request(bot, "disable acme u@timed-two.test --for 1h")
+    bot.sender.press("smtp_approve", str(timed), user=APPROVER, channel=channel, message_ts=ts)
+    _wait_status(bot, timed, "succeeded")
+    enable, channel2, ts2 = _request(bot, "enable acme u@timed-two.test")
+    bot.sender.press("smtp_approve", str(enable), user=APPROVER, channel=channel2, message_ts=ts2)
+    _wait_status(bot, enable, "succeeded")
+    assert f"#{timed}" not in _reply(bot, "list acme")
+    states = bot.query(f"SELECT kind, state FROM job WHERE request_id={timed} ORDER BY id")
+    assert states == [("execute", "done"), ("revert", "cancelled")]

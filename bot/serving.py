@@ -1,0 +1,75 @@
+"""Running the bot: the HTTP server, the in-process worker and housekeeping, and their
+orderly shutdown (SIGTERM: stop claiming, finish in-flight work within a bound, exit 0)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from bot.app import Runtime, build_slack_app
+from bot.background import Housekeeper
+from bot.server import build_asgi_app
+from bot.worker import Worker
+
+__all__ = ["run_http", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 30.0
+
+
+def _start_worker(rt: Runtime, *, concurrency: int, poll_s: float) -> Worker:
+    worker = Worker(rt.workflow.jobs, rt.executor, concurrency=concurrency, poll_s=poll_s)
+    rt.worker = worker
+    return worker.start()
+
+
+def run_http(rt: Runtime, *, host: str, port: int, with_worker: bool = True) -> int:
+    """Serve Slack over HTTP until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
+    import uvicorn
+
+    app = build_asgi_app(rt, build_slack_app(rt))
+    settings = rt.settings
+    housekeeper = Housekeeper(
+        rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
+    ).start()
+    worker = (
+        _start_worker(rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s)
+        if with_worker
+        else None
+    )
+    log.info("listening on %s:%s with %d tenant(s)", host, port, len(rt.tenants.names))
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if worker is not None:
+            worker.stop(SHUTDOWN_GRACE_S)
+        housekeeper.stop()
+        rt.close()
+    return 0
+
+
+def run_worker(rt: Runtime) -> int:
+    """Run workers (and housekeeping) without the HTTP server until SIGINT/SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_args: stop.set())
+    settings = rt.settings
+    housekeeper = Housekeeper(
+        rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
+    ).start()
+    worker = _start_worker(
+        rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s
+    )
+    try:
+        while not stop.wait(1.0):
+            if not worker.alive:
+                log.error("a worker thread died; exiting")
+                return 1
+    finally:
+        log.info("stopping: no new jobs, finishing the ones in flight")
+        worker.stop(SHUTDOWN_GRACE_S)
+        housekeeper.stop()
+        rt.close()
+    return 0

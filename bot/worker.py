@@ -1,0 +1,160 @@
+"""Workers: claim jobs from the database and run them, woken at once when work arrives.
+
+In-process, approving a request rings a doorbell; across processes on PostgreSQL a listener
+thread turns ``NOTIFY smtp_bot_jobs`` into the same ring. SQLite has no notifications, so
+separate worker processes on SQLite poll (``poll_s``); the in-process worker never has to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from approvals.jobs import CHANNEL, JobQueue
+from approvals.models import Job, utcnow
+from bot.execution import Executor
+
+__all__ = ["Worker", "worker_id"]
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """``concurrency`` threads that claim and run jobs until stopped."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        executor: Executor,
+        *,
+        concurrency: int = 2,
+        poll_s: float = 30.0,
+        name: str | None = None,
+    ) -> None:
+        self.queue = queue
+        self.executor = executor
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.name = name or worker_id()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self.last_beat = utcnow()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Worker:
+        for i in range(self.concurrency):
+            thread = threading.Thread(target=self._loop, name=f"worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if not self.queue.db.is_sqlite:
+            self._listener = threading.Thread(target=self._listen, name="job-listener", daemon=True)
+            self._listener.start()
+        log.info("worker %s started with %d thread(s)", self.name, self.concurrency)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop claiming; wait up to ``timeout`` for jobs in flight. True if all finished."""
+        self._stopping.set()
+        self.queue.ring()
+        deadline = utcnow() + timedelta(seconds=timeout)
+        for thread in self._threads:
+            remaining = (deadline - utcnow()).total_seconds()
+            thread.join(max(remaining, 0))
+        finished = not any(t.is_alive() for t in self._threads)
+        if not finished:
+            log.warning("worker %s stopped with jobs running; their leases expire", self.name)
+        return finished
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    # --- work --------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self.last_beat = utcnow()
+            try:
+                job = self.queue.claim(self.name)
+            except Exception:
+                log.exception("could not claim a job; retrying")
+                self.queue.doorbell.wait(min(self.poll_s, 5.0))
+                continue
+            if job is None:
+                self.queue.doorbell.wait(self._idle_timeout())
+                continue
+            self._run(job)
+
+    def _idle_timeout(self) -> float:
+        try:
+            due = self.queue.next_due()
+        except Exception:
+            return min(self.poll_s, 5.0)
+        if due is None:
+            return self.poll_s
+        return max(0.0, min(self.poll_s, (due - utcnow()).total_seconds()))
+
+    def _run(self, job: Job) -> None:
+        assert job.id is not None
+        with self._busy_lock:
+            self._busy += 1
+        done = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(job.id, done), daemon=True)
+        renewer.start()
+        try:
+            self.executor.handle(job, worker=self.name)
+        except Exception as exc:
+            log.exception("job %s (%s for request %s) failed", job.id, job.kind, job.request_id)
+            delay = timedelta(seconds=min(300, 5 * 2 ** min(job.attempts, 6)))
+            self.queue.retry_later(job.id, self.name, error=type(exc).__name__, delay=delay)
+        finally:
+            done.set()
+            renewer.join()
+            with self._busy_lock:
+                self._busy -= 1
+
+    def _renew(self, job_id: int, done: threading.Event) -> None:
+        interval = max(self.queue.lease.total_seconds() / 3, 0.05)
+        while not done.wait(interval):
+            try:
+                if not self.queue.renew(job_id, self.name):
+                    log.warning("lost the lease on job %s", job_id)
+                    return
+            except Exception:
+                log.exception("could not renew the lease on job %s", job_id)
+
+    def _listen(self) -> None:
+        """Ring the doorbell on every NOTIFY from another process (PostgreSQL only)."""
+        import psycopg
+
+        url = sa.engine.make_url(self.queue.db.url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.queue.ring()
+            except Exception as exc:
+                reason = type(exc).__name__
+                log.warning("job listener lost its connection (%s); reconnecting", reason)
+                self._stopping.wait(2.0)

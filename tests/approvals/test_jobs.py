@@ -1,0 +1,145 @@
+"""The job queue: leases, reclaiming after a crash, and timed reverts."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from approvals import Database, RequestStatus, TargetRecord, TenantPolicy, Workflow
+from approvals.jobs import JobQueue
+from approvals.models import JobState
+
+POLICY = TenantPolicy(approvers=frozenset({"UAPP"}))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def setup(db: Database, clock: Clock) -> Workflow:
+    queue = JobQueue(db, lease=timedelta(seconds=30), max_attempts=3, clock=clock)
+    return Workflow(db, lambda _t: POLICY, jobs=queue, clock=clock)
+
+
+def approved(wf: Workflow, targets=("a@x.test",), revert_after=None) -> int:
+    view = wf.submit(
+        tenant="acme",
+        verb="disable",
+        targets=list(targets),
+        reason="",
+        requester="UREQ",
+        revert_verb="enable" if revert_after else None,
+        revert_after=revert_after,
+    )
+    wf.approve(view.id, actor="UAPP")
+    return view.id
+
+
+def run(wf: Workflow, request_id: int, ok: bool = True) -> None:
+    wf.begin_execution(request_id)
+    targets = [t.target for t in wf.get(request_id).targets]
+    wf.finish_execution(request_id, [TargetRecord(t, ok, "done") for t in targets])
+
+
+def test_expired_lease_is_claimed_again_and_attempts_are_bounded(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    approved(wf)
+    first = wf.jobs.claim("w1")
+    assert first is not None and first.attempts == 1
+    assert wf.jobs.claim("w2") is None
+    clock.now += timedelta(seconds=20)
+    assert wf.jobs.renew(first.id, "w1")
+    clock.now += timedelta(seconds=20)  # renewed: still w1's
+    assert wf.jobs.claim("w2") is None
+    assert not wf.jobs.renew(first.id, "w2")
+    clock.now += timedelta(seconds=31)  # w1 died: the lease expired
+    second = wf.jobs.claim("w2")
+    assert second is not None and second.id == first.id and second.attempts == 2
+    assert not wf.jobs.complete(first.id, "w1")  # the old owner can no longer finish it
+    clock.now += timedelta(seconds=31)
+    assert wf.jobs.claim("w3").attempts == 3
+    clock.now += timedelta(seconds=31)
+    assert wf.jobs.claim("w4") is None  # gave up after 3 attempts
+    assert wf.jobs.get(first.id).state == JobState.FAILED.value
+
+
+def test_resumed_execution_after_a_crash(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    request_id = approved(wf)
+    job = wf.jobs.claim("w1")
+    wf.begin_execution(request_id)  # w1 dies here, mid-flight
+    clock.now += timedelta(seconds=31)
+    again = wf.jobs.claim("w2")
+    assert again.id == job.id
+    view = wf.begin_execution(request_id)
+    assert view is not None and view.status is RequestStatus.EXECUTING
+    run(wf, request_id)
+    assert wf.jobs.complete(again.id, "w2")
+    assert wf.get(request_id).status is RequestStatus.SUCCEEDED
+
+
+def test_concurrent_claims_never_share_a_job(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    ids = [approved(wf, targets=(f"u{i}@x.test",)) for i in range(40)]
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def drain(name: str) -> None:
+        while (job := wf.jobs.claim(name)) is not None:
+            with lock:
+                claimed.append(job.request_id)
+            wf.jobs.complete(job.id, name)
+
+    threads = [threading.Thread(target=drain, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)
+    assert wf.jobs.counts() == {"done": 40}
+
+
+def test_timed_restriction_schedules_a_revert(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    request_id = approved(wf, targets=("a@x.test", "b@x.test"), revert_after=timedelta(hours=24))
+    job = wf.jobs.claim("w")
+    wf.begin_execution(request_id)
+    wf.finish_execution(
+        request_id,
+        [TargetRecord("a@x.test", True, "ok"), TargetRecord("b@x.test", False, "no")],
+    )
+    wf.jobs.complete(job.id, "w")
+    view = wf.get(request_id)
+    assert view.request.revert_at == clock.now + timedelta(hours=24)
+    assert [v.id for v in wf.active_restrictions("acme")] == [request_id]
+    assert wf.jobs.claim("w") is None  # not due yet
+    assert wf.jobs.next_due() == clock.now + timedelta(hours=24)
+    clock.now += timedelta(hours=24)
+    revert = wf.jobs.claim("w")
+    assert revert.kind == "revert"
+    _, targets = wf.begin_revert(request_id)
+    assert targets == ["a@x.test"]  # only what the request changed
+
+
+def test_a_later_change_wins_over_a_pending_revert(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    timed = approved(wf, targets=("a@x.test",), revert_after=timedelta(hours=1))
+    wf.jobs.complete(wf.jobs.claim("w").id, "w")
+    run(wf, timed)
+    assert wf.active_restrictions() != []
+    enable = wf.submit(
+        tenant="acme", verb="enable", targets=["a@x.test"], reason="", requester="UREQ"
+    )
+    wf.approve(enable.id, actor="UAPP")
+    run(wf, enable.id)
+    assert wf.active_restrictions() == []  # the revert was cancelled
+    assert wf.jobs.counts().get("cancelled") == 1
