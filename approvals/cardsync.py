@@ -1,0 +1,88 @@
+"""Keeping the UI card of each request in step, retried from the database."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from approvals.models import ChangeRequest
+from approvals.workflow_base import EXECUTED, RequestView, WorkflowBase
+
+__all__ = ["CardSync"]
+
+
+class CardSync(WorkflowBase):
+    """Keeping the UI card of each request in step, retried from the database."""
+
+    def attach_card(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
+        """Remember where the request's card is and which revision it shows."""
+        with self.db.transaction() as s:
+            request = self._lock(s, request_id)
+            request.card_channel = channel
+            request.card_ref = ref
+            request.card_revision = revision
+            s.add(request)
+
+    def cards_to_sync(self, limit: int = 50) -> list[RequestView]:
+        """Requests whose card shows an older revision than the request has."""
+        with self.db.transaction() as s:
+            rows = s.exec(
+                select(ChangeRequest)
+                .where(
+                    col(ChangeRequest.card_ref).is_not(None),
+                    col(ChangeRequest.card_revision) < col(ChangeRequest.revision),
+                )
+                .order_by(col(ChangeRequest.id))
+                .limit(limit)
+            ).all()
+            return [self._view(s, r) for r in rows]
+
+    def mark_card_synced(self, request_id: int, revision: int) -> None:
+        """The card now shows ``revision`` (never moves backwards)."""
+        with self.db.transaction() as s:
+            s.execute(
+                sa.update(ChangeRequest)
+                .where(
+                    col(ChangeRequest.id) == request_id,
+                    col(ChangeRequest.card_revision) < revision,
+                )
+                .values(card_revision=revision)
+            )
+
+    def results_to_post(self, limit: int = 50) -> list[RequestView]:
+        """Finished requests whose result has not been posted in the card's thread yet."""
+        with self.db.transaction() as s:
+            rows = s.exec(
+                select(ChangeRequest)
+                .where(
+                    col(ChangeRequest.card_ref).is_not(None),
+                    col(ChangeRequest.status).in_(EXECUTED),
+                    col(ChangeRequest.result_posted).is_(False),
+                )
+                .order_by(col(ChangeRequest.id))
+                .limit(limit)
+            ).all()
+            return [self._view(s, r) for r in rows]
+
+    def claim_result_post(self, request_id: int) -> bool:
+        """True for exactly one caller: the one that should post the result."""
+        with self.db.transaction() as s:
+            result = s.execute(
+                sa.update(ChangeRequest)
+                .where(
+                    col(ChangeRequest.id) == request_id,
+                    col(ChangeRequest.result_posted).is_(False),
+                    col(ChangeRequest.status).in_(EXECUTED),
+                )
+                .values(result_posted=True)
+            )
+            return result.rowcount == 1
+
+    def release_result_post(self, request_id: int) -> None:
+        """Posting failed: let a later sync try again."""
+        with self.db.transaction() as s:
+            s.execute(
+                sa.update(ChangeRequest)
+                .where(col(ChangeRequest.id) == request_id)
+                .values(result_posted=False)
+            )

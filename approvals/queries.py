@@ -1,0 +1,66 @@
+"""Read-only views of requests and the audit trail."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from approvals import audit
+from approvals.errors import (
+    RequestNotFound,
+)
+from approvals.models import (
+    AuditEvent,
+    ChangeRequest,
+    RequestStatus,
+)
+from approvals.workflow_base import (
+    RequestView,
+    WorkflowBase,
+)
+
+__all__ = ["Queries"]
+
+
+class Queries(WorkflowBase):
+    """Read-only views of requests and the audit trail."""
+
+    def get(self, request_id: int) -> RequestView:
+        with self.db.transaction() as s:
+            request = s.get(ChangeRequest, request_id)
+            if request is None:
+                raise RequestNotFound(f"There is no request #{request_id}.")
+            return self._view(s, request)
+
+    def pending(self, tenant: str | None = None) -> list[RequestView]:
+        with self.db.transaction() as s:
+            query = select(ChangeRequest).where(ChangeRequest.status == RequestStatus.PENDING.value)
+            if tenant is not None:
+                query = query.where(ChangeRequest.tenant == tenant)
+            rows = s.exec(query.order_by(col(ChangeRequest.id))).all()
+            return [self._view(s, r) for r in rows]
+
+    def open_requests(self, requester: str, limit: int = 20) -> list[RequestView]:
+        """A requester's requests that are not finished yet, newest first."""
+        open_states = (
+            RequestStatus.PENDING.value,
+            RequestStatus.APPROVED.value,
+            RequestStatus.EXECUTING.value,
+        )
+        with self.db.transaction() as s:
+            rows = s.exec(
+                select(ChangeRequest)
+                .where(
+                    ChangeRequest.requester == requester,
+                    col(ChangeRequest.status).in_(open_states),
+                )
+                .order_by(col(ChangeRequest.id).desc())
+                .limit(limit)
+            ).all()
+            return [self._view(s, r) for r in rows]
+
+    def history(
+        self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
+    ) -> list[AuditEvent]:
+        """Audit events, newest first."""
+        with self.db.transaction() as s:
+            return audit.history(s, tenant=tenant, target=target, limit=limit)
