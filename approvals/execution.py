@@ -11,9 +11,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from approvals import audit
-from approvals.errors import (
-    InvalidTransition,
-)
+from approvals.errors import InvalidTransition
 from approvals.models import (
     ChangeRequest,
     Job,

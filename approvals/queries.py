@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from datetime import datetime
+
+from sqlmodel import col, func, select
 
 from approvals import audit
-from approvals.errors import (
-    RequestNotFound,
-)
+from approvals.errors import RequestNotFound
 from approvals.models import (
     AuditEvent,
     ChangeRequest,
@@ -64,3 +64,18 @@ class Queries(WorkflowBase):
         """Audit events, newest first."""
         with self.db.transaction() as s:
             return audit.history(s, tenant=tenant, target=target, limit=limit)
+
+    def count_events(self, *, actor: str, event: str, since: datetime) -> int:
+        """How many ``event`` rows ``actor`` caused since ``since`` (rate limits, across
+        every replica, because it counts in the database)."""
+        with self.db.transaction() as s:
+            query = (
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.actor == actor,
+                    AuditEvent.event == event,
+                    col(AuditEvent.at) >= since,
+                )
+            )
+            return int(s.exec(query).one())

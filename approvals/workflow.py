@@ -126,3 +126,8 @@ class Workflow(Decisions, Execution, CardSync, Queries):
                 tenant=tenant,
                 detail={"verb": verb, "problem": problem},
             )
+
+    def refuse_access(self, *, actor: str, tenant: str | None, detail: dict[str, object]) -> None:
+        """Record a command refused because of where it came from or how often."""
+        with self.db.transaction() as s:
+            audit.record(s, "refused_access", actor=actor, tenant=tenant, detail=detail)

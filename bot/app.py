@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from approvals import Database, Workflow
+from bot.access import AccessPolicy
 from bot.cards import Cards
 from bot.config import AppConfig
 from bot.errors import ConfigError
@@ -48,6 +49,7 @@ class Runtime:
     membership: SlackMembership
     notifier: ApproverNotifier
     home: HomeTab
+    access: AccessPolicy
     worker: Worker | None = None
 
     def close(self) -> None:
@@ -88,6 +90,7 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
         membership=membership,
         notifier=ApproverNotifier(client, membership),
         home=HomeTab(client, workflow),
+        access=AccessPolicy(config, workflow),
     )
 
 

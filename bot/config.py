@@ -46,6 +46,7 @@ class _TenantBase(_Strict):
     notify_approvers: bool = True
     cli_can_approve: bool = False
     channel: _CHANNEL | None = None
+    channels: list[_CHANNEL] | None = None  # where commands for this tenant are accepted
     domains: list[_DOMAIN] | None = None
     dry_run: bool = False
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
@@ -105,12 +106,28 @@ TenantConfig = Annotated[WhmTenant | ExchangeTenant, Field(discriminator="provid
 
 
 class SlackConfig(_Strict):
-    allowed_team_ids: list[str] | None = None
+    allowed_team_ids: list[Annotated[str, Field(pattern=r"^[TE][A-Z0-9]{2,}$")]] | None = None
+
+
+class LimitsConfig(_Strict):
+    change_requests_per_user: int = Field(default=20, ge=1, le=10_000)
+    change_requests_window: str = "10m"
+
+    @field_validator("change_requests_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def window(self) -> timedelta:
+        return parse_duration(self.change_requests_window)
 
 
 class AppConfig(_Strict):
     tenants: dict[str, TenantConfig]
     slack: SlackConfig = SlackConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @field_validator("tenants")
     @classmethod

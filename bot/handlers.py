@@ -17,6 +17,7 @@ from slack_bolt import Ack, App, Respond
 
 from approvals import WorkflowError
 from bot import decisions, grammar
+from bot.access import AccessDenied, Origin
 from bot.errors import CommandError, UsageError
 from bot.messages import help_text, usage_for
 from bot.reports import history_text, pending_text
@@ -69,43 +70,46 @@ def register(app: App, rt: Runtime) -> None:
 
     @app.command("/smtp")
     def on_smtp(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        parsed = _parse_or_refuse(rt, ack, command)
+        origin = Origin(command["user_id"], command.get("team_id"), command.get("channel_id"))
+        parsed = _parse_or_refuse(rt, ack, command, origin)
         if parsed is None:
-            return
-        if isinstance(parsed, grammar.Help):
-            ack(response_type="ephemeral", text=help_text(rt.tenants.names, parsed.verb))
             return
         if isinstance(parsed, grammar.Status):
             ack(response_type="ephemeral", text=f"Reading the live state from `{parsed.tenant}`…")
         elif isinstance(parsed, grammar.Change):
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
         else:
-            ack()
+            ack()  # help, list, history, cancel: answered through respond() right after
         _guarded(_run_command)(rt, parsed, command, respond=respond)
 
     @app.action(APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        press = decisions.press_from(body, action)
+        press = _press(rt, body, action)
         if press is not None:
             _guarded(decisions.approve)(rt, press)
 
     @app.action(DENY_ACTION)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        press = decisions.press_from(body, action)
+        press = _press(rt, body, action)
         if press is not None:
             _guarded(decisions.open_deny_dialog)(rt, press)
 
     @app.action(CANCEL_ACTION)
     def on_cancel(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        press = decisions.press_from(body, action)
+        press = _press(rt, body, action)
         if press is not None:
             _guarded(_cancel_press)(rt, press)
 
     @app.view(DENY_MODAL)
     def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            rt.access.check_team(_origin_of(body))
+        except AccessDenied as exc:
+            ack(response_action="errors", errors={DENY_REASON_BLOCK: str(exc)})
+            return
         _deny_submitted(rt, ack, body, view)
 
     @app.event("app_home_opened")
@@ -114,16 +118,46 @@ def register(app: App, rt: Runtime) -> None:
             _guarded(rt.home.publish)(event["user"])
 
 
-def _parse_or_refuse(rt: Runtime, ack: Ack, command: dict[str, Any]) -> grammar.Command | None:
+def _origin_of(body: dict[str, Any]) -> Origin:
+    user = body.get("user") or {}
+    team = user.get("team_id") or (body.get("team") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id")
+    return Origin(str(user.get("id", "")), team, channel)
+
+
+def _press(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> decisions.Press | None:
+    """The press, if it comes from an allowed workspace (refused and recorded otherwise)."""
+    press = decisions.press_from(body, action)
+    if press is None:
+        return None
+    origin = _origin_of(body)
+    try:
+        rt.access.check_team(origin)
+    except AccessDenied as exc:
+        _guarded(rt.access.refuse)(origin, tenant=None, problem=str(exc))
+        return None
+    return press
+
+
+def _parse_or_refuse(
+    rt: Runtime, ack: Ack, command: dict[str, Any], origin: Origin
+) -> grammar.Command | None:
     """Parse and check against the config before the ack; refusals go in the ack."""
     actor = command["user_id"]
     parsed: grammar.Command | None = None
     try:
+        rt.access.check_team(origin)
         parsed = grammar.parse(command.get("text") or "")
+        tenant = getattr(parsed, "tenant", None)
+        if tenant is not None:
+            rt.tenants.get(tenant)
+            rt.access.check_channel(tenant, origin)
         if isinstance(parsed, grammar.Change | grammar.Status):
             rt.service.precheck(parsed)
-        elif isinstance(parsed, grammar.History | grammar.ListRequests) and parsed.tenant:
-            rt.tenants.get(parsed.tenant)
+    except AccessDenied as exc:
+        ack(response_type="ephemeral", text=f":no_entry: {exc}")
+        _guarded(rt.access.refuse)(origin, tenant=getattr(parsed, "tenant", None), problem=str(exc))
+        return None
     except (UsageError, CommandError) as exc:
         verb = exc.verb if isinstance(exc, UsageError) else _verb_of(parsed)
         tenant = getattr(parsed, "tenant", None)
@@ -149,7 +183,11 @@ def _run_command(
 ) -> None:
     """Runs after the ack for commands that need the database or a back end."""
     actor = command["user_id"]
-    if isinstance(parsed, grammar.Status):
+    if isinstance(parsed, grammar.Help):
+        origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+        tenants, verbs = _visible(rt, origin)
+        respond(response_type="ephemeral", text=help_text(tenants, parsed.verb, verbs))
+    elif isinstance(parsed, grammar.Status):
         _status(rt, parsed, respond)
     elif isinstance(parsed, grammar.Change):
         _change(rt, parsed, command, respond)
@@ -170,6 +208,22 @@ def _run_command(
         respond(response_type="ephemeral", text=f"Request #{parsed.request_id} is cancelled.")
 
 
+def _visible(rt: Runtime, origin: Origin) -> tuple[list[str], set[str]]:
+    """The tenants the caller may use from this channel, and the verbs those tenants offer."""
+    tenants: list[str] = []
+    verbs: set[str] = set()
+    for name in rt.tenants.names:
+        policy = rt.tenants.policy(name)
+        if not rt.access.channel_allowed(name, origin.channel):
+            continue
+        member = rt.membership
+        if not (policy.may_request(origin.user, member) or policy.may_approve(origin.user, member)):
+            continue
+        tenants.append(name)
+        verbs |= {verb.value for _scope, verb in rt.tenants.provider(name).capabilities()}
+    return tenants, verbs
+
+
 def _status(rt: Runtime, parsed: grammar.Status, respond: Respond) -> None:
     try:
         report = rt.service.status(parsed)
@@ -187,6 +241,13 @@ def _status(rt: Runtime, parsed: grammar.Status, respond: Respond) -> None:
 
 def _change(rt: Runtime, parsed: grammar.Change, command: dict[str, Any], respond: Respond) -> None:
     actor = command["user_id"]
+    origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+    try:
+        rt.access.check_rate(origin)
+    except AccessDenied as exc:
+        rt.access.refuse(origin, tenant=parsed.tenant, problem=str(exc))
+        respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
+        return
     try:
         view = rt.service.submit(parsed, requester=actor)
     except (CommandError, WorkflowError) as exc:

@@ -55,14 +55,34 @@ def usage_for(verb: str | None) -> str:
     return "Usage:\n" + "\n".join(f"• `{line}`" for line, _ in USAGE.values())
 
 
-def help_text(tenants: Iterable[str], verb: str | None = None) -> str:
-    names = ", ".join(f"`{t}`" for t in sorted(tenants)) or "none configured"
-    if verb is not None and verb in USAGE:
-        return usage_for(verb) + f"\nTenants: {names}"
-    lines = [f"• `{line}`: {what}" for line, what in USAGE.values()]
-    example = '/smtp disable acme user@acme.example --reason "spam outbreak"'
+ALWAYS_AVAILABLE = frozenset({"help", "status", "list", "history", "cancel"})
+
+
+def help_text(
+    tenants: Iterable[str], verb: str | None = None, verbs: Iterable[str] | None = None
+) -> str:
+    """Help that lists only the tenants and verbs the caller may use, with an example."""
+    names = sorted(tenants)
+    shown = ", ".join(f"`{t}`" for t in names) or "none available to you here"
+    allowed = set(USAGE) if verbs is None else set(verbs) | ALWAYS_AVAILABLE
+    if verb is not None:
+        if verb not in USAGE or verb not in allowed:
+            return f"`{verb}` is not available to you.\n" + help_text(names, None, verbs)
+        return usage_for(verb) + f"\nTenants: {shown}\nExample: `{_example(verb, names)}`"
+    lines = [f"• `{line}`: {what}" for name, (line, what) in USAGE.items() if name in allowed]
     return (
         "*smtp-bot*: lock down outbound SMTP, with a second person's approval.\n"
         + "\n".join(lines)
-        + f"\n{_TARGETS}\nTenants: {names}\nExample: `{example}`"
+        + f"\n{_TARGETS}\nTenants: {shown}\nExample: `{_example('disable', names)}`"
     )
+
+
+def _example(verb: str, tenants: list[str]) -> str:
+    tenant = tenants[0] if tenants else "acme"
+    if verb in ("disable", "enable", "hold", "release", "reset"):
+        return f'/smtp {verb} {tenant} user@{tenant}.example --reason "spam outbreak"'
+    if verb in ("status", "history"):
+        return f"/smtp {verb} {tenant} user@{tenant}.example"
+    if verb == "cancel":
+        return "/smtp cancel 42"
+    return f"/smtp {verb}"

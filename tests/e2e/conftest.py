@@ -30,6 +30,8 @@ OUTSIDER = "U0OUTSIDER"
 GROUPIE = "U0GROUPIE"
 
 CONFIG = """\
+slack:
+  allowed_team_ids: [T0TEST]
 tenants:
   acme:
     provider: whm
@@ -48,6 +50,7 @@ tenants:
     verify_tls: false
     approvers: [S0ONCALL, {approver}]
     channel: C0GRP
+    channels: [C0OPS, C0GRP]
   fast:
     provider: whm
     url: {whm_url}

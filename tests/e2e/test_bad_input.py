@@ -63,7 +63,36 @@ def test_refusals_of_change_commands_are_audited(bot: Bot) -> None:
     assert json.loads(rows[0][1])["verb"] == "disable"
 
 
-def test_help_lists_commands_and_tenants(bot: Bot) -> None:
-    response, _ = bot.sender.command("help", user=REQUESTER)
-    text = response.json()["text"]
-    assert "/smtp disable" in text and "`acme`" in text
+def test_help_lists_only_what_the_caller_may_use(bot: Bot) -> None:
+    response, name = bot.sender.command("help", user=REQUESTER)
+    assert response.status_code == 200
+    text = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name)).args[
+        "text"
+    ]
+    assert "/smtp disable" in text and "`acme`" in text and "Example" in text
+    assert "/smtp reset" not in text  # no tenant here is an Exchange tenant
+    # grp accepts commands only in C0OPS and C0GRP
+    response, name = bot.sender.command("help", user=REQUESTER, channel="C0ELSEWHERE")
+    text = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name)).args[
+        "text"
+    ]
+    assert "`acme`" in text and "`grp`" not in text
+
+
+def test_commands_from_other_workspaces_and_channels_are_refused_and_recorded(bot: Bot) -> None:
+    from tests.fakes.slack_user import SlackSender
+
+    stranger = SlackSender(
+        bot.url, bot.sender.signing_secret, bot.sender.response_base, team_id="T0OTHER"
+    )
+    before = _counts(bot)
+    response, _ = stranger.command("disable acme a@acme-one.test", user="U0STRANGER")
+    assert "not allowed" in response.json()["text"]
+    response, _ = bot.sender.command("status grp a@x.test", user="U0WANDERER", channel="C0RANDOM")
+    assert "only accepted in" in response.json()["text"]
+    assert _counts(bot) == before
+    refused = bot.query(
+        "SELECT actor FROM audit_event WHERE event='refused_access' "
+        "AND actor IN ('U0STRANGER', 'U0WANDERER') ORDER BY id"
+    )
+    assert refused == [("U0STRANGER",), ("U0WANDERER",)]
