@@ -1,0 +1,321 @@
+"""WHM/cPanel back end: outbound SMTP for the whole server, one account or one mailbox.
+
+Scopes map to documented WHM API 1 / UAPI calls (see /work/shared/reference/whm.md):
+the server-wide SMTP Restrictions tweak (``smtpmailgidonly``), the account-level
+``*_outgoing_email`` functions, and UAPI ``Email::*_outgoing`` through ``uapi_cpanel``.
+Every change is read back; the result carries the state the server reports afterwards.
+
+CSF ``SMTP_BLOCK`` / Imunify360 ``SMTP_BLOCKING`` are not reported: no documented WHM API 1
+call exposes them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from threading import Lock
+from types import TracebackType
+
+import httpx
+
+from providers.base import TargetResult, TargetState
+from providers.errors import (
+    InvalidTarget,
+    ProviderError,
+    Rejected,
+    TargetNotFound,
+    VerificationFailed,
+)
+from providers.targets import Scope, Target, Verb
+from providers.whm_client import WhmClient, flag
+
+__all__ = ["WhmProvider", "WhmSettings"]
+
+log = logging.getLogger(__name__)
+
+TWEAK_KEY = "smtpmailgidonly"
+
+# verb -> (WHM function, accountsummary field, value expected on read-back)
+_ACCOUNT_CALLS = {
+    Verb.DISABLE: ("suspend_outgoing_email", "outgoing_mail_suspended", 1),
+    Verb.ENABLE: ("unsuspend_outgoing_email", "outgoing_mail_suspended", 0),
+    Verb.HOLD: ("hold_outgoing_email", "outgoing_mail_hold", 1),
+    Verb.RELEASE: ("release_outgoing_email", "outgoing_mail_hold", 0),
+}
+# verb -> (UAPI Email function, list_pops_with_disk field, value expected on read-back)
+_MAILBOX_CALLS = {
+    Verb.DISABLE: ("suspend_outgoing", "suspended_outgoing", 1),
+    Verb.ENABLE: ("unsuspend_outgoing", "suspended_outgoing", 0),
+    Verb.HOLD: ("hold_outgoing", "hold_outgoing", 1),
+    Verb.RELEASE: ("release_outgoing", "hold_outgoing", 0),
+}
+_TENANT_VALUES = {Verb.DISABLE: 1, Verb.ENABLE: 0}
+
+_CAPABILITIES = frozenset(
+    {(Scope.TENANT, v) for v in (*_TENANT_VALUES, Verb.STATUS)}
+    | {(s, v) for s in (Scope.ACCOUNT, Scope.MAILBOX) for v in (*_ACCOUNT_CALLS, Verb.STATUS)}
+)
+
+
+@dataclass(frozen=True)
+class WhmSettings:
+    """Connection settings for one WHM server (one tenant)."""
+
+    url: str
+    username: str
+    token: str = field(repr=False)
+    verify_tls: bool | str = True
+    timeout_s: float = 15.0
+    max_concurrency: int = 8
+    retries: int = 3
+    dry_run: bool = False
+
+
+def _outgoing_summary(suspended: int, held: int) -> str:
+    if suspended and held:
+        return "outgoing mail suspended (and held)"
+    if suspended:
+        return "outgoing mail suspended"
+    if held:
+        return "outgoing mail held (queued, not sent)"
+    return "outgoing mail allowed"
+
+
+class _Owners:
+    """getdomainowner answers for one request; concurrent asks for a domain share one call."""
+
+    def __init__(self, client: WhmClient) -> None:
+        self._client = client
+        self._lock = Lock()
+        self._futures: dict[str, Future[str]] = {}
+
+    def owner(self, domain: str) -> str:
+        with self._lock:
+            future = self._futures.get(domain)
+            mine = future is None
+            if future is None:
+                future = self._futures[domain] = Future()
+        if mine:
+            try:
+                future.set_result(self._lookup(domain))
+            except BaseException as exc:  # waiting threads must never hang
+                future.set_exception(exc)
+        return future.result()
+
+    def _lookup(self, domain: str) -> str:
+        user = self._client.domain_owner(domain)
+        if user is None:
+            raise TargetNotFound(f"no account on this server serves {domain}")
+        return user
+
+
+class WhmProvider:
+    """Reads and changes outbound SMTP on one WHM server; safe to share between threads."""
+
+    kind = "whm"
+
+    def __init__(
+        self,
+        settings: WhmSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        backoff_s: float = 0.25,
+    ) -> None:
+        self._settings = settings
+        self._client = WhmClient(
+            url=settings.url,
+            username=settings.username,
+            token=settings.token,
+            verify=settings.verify_tls,
+            timeout_s=settings.timeout_s,
+            max_concurrency=settings.max_concurrency,
+            retries=settings.retries,
+            backoff_s=backoff_s,
+            transport=transport,
+        )
+        self._pool = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="whm")
+
+    def __repr__(self) -> str:
+        return f"WhmProvider(url={self._settings.url!r}, dry_run={self._settings.dry_run})"
+
+    def __enter__(self) -> WhmProvider:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
+
+    def capabilities(self) -> frozenset[tuple[Scope, Verb]]:
+        return _CAPABILITIES
+
+    def privileges(self) -> dict[str, bool]:
+        """The token's ACLs from ``myprivs``, to report missing permissions up front."""
+        return self._client.privileges()
+
+    def check_targets(self, targets: Sequence[Target]) -> list[TargetResult]:
+        return self._each(targets, self._check)
+
+    def status(self, targets: Sequence[Target]) -> list[TargetResult]:
+        return self._each(targets, self._status)
+
+    def apply(self, verb: Verb, targets: Sequence[Target]) -> list[TargetResult]:
+        if verb is Verb.STATUS:
+            return self.status(targets)
+        return self._each(targets, partial(self._apply, verb))
+
+    # -- per-request fan-out ---------------------------------------------------------------
+
+    def _each(
+        self, targets: Sequence[Target], work: Callable[[Target, _Owners], TargetResult]
+    ) -> list[TargetResult]:
+        owners = _Owners(self._client)
+        if len(targets) <= 1:
+            return [self._guarded(work, t, owners) for t in targets]
+        futures = [self._pool.submit(self._guarded, work, t, owners) for t in targets]
+        return [f.result() for f in futures]
+
+    @staticmethod
+    def _guarded(
+        work: Callable[[Target, _Owners], TargetResult], target: Target, owners: _Owners
+    ) -> TargetResult:
+        """One target's failure becomes its result and never stops the others."""
+        try:
+            return work(target, owners)
+        except ProviderError as exc:
+            return TargetResult(target, error=exc)
+        except Exception as exc:
+            log.exception("unexpected error handling WHM target %s", target)
+            return TargetResult(
+                target,
+                error=ProviderError(
+                    "internal error while handling this target", detail=type(exc).__name__
+                ),
+            )
+
+    # -- the three operations ----------------------------------------------------------------
+
+    def _check(self, target: Target, owners: _Owners) -> TargetResult:
+        self._require(target, Verb.STATUS)
+        if target.scope is Scope.TENANT:
+            return TargetResult(target, state=TargetState(target, "the whole WHM server"))
+        return TargetResult(target, state=self._read(target, owners))
+
+    def _status(self, target: Target, owners: _Owners) -> TargetResult:
+        self._require(target, Verb.STATUS)
+        return TargetResult(target, state=self._read(target, owners))
+
+    def _apply(self, verb: Verb, target: Target, owners: _Owners) -> TargetResult:
+        self._require(target, verb)
+        plan, change, fact, expected = self._plan(verb, target, owners)
+        if self._settings.dry_run:
+            return TargetResult(target, state=self._read(target, owners), planned=(plan,))
+        change()
+        state = self._read(target, owners)
+        if state.facts.get(fact) != expected:
+            raise VerificationFailed(
+                f"WHM accepted {plan} but {target} now reads: {state.summary}",
+                detail=f"{fact}={state.facts.get(fact)!r}, expected {expected}",
+            )
+        verified = dict(state.facts, verified=True)
+        return TargetResult(target, state=TargetState(target, state.summary, verified))
+
+    def _plan(
+        self, verb: Verb, target: Target, owners: _Owners
+    ) -> tuple[str, Callable[[], object], str, int]:
+        """The change as (description, call, fact to read back, expected value)."""
+        call = self._client.call
+        if target.scope is Scope.TENANT:
+            value = str(_TENANT_VALUES[verb])
+            params = {"key": TWEAK_KEY, "value": value}
+            plan = f"set_tweaksetting key={TWEAK_KEY} value={value}"
+            return plan, partial(call, "set_tweaksetting", params), TWEAK_KEY, int(value)
+        if target.scope is Scope.ACCOUNT:
+            function, fact, expected = _ACCOUNT_CALLS[verb]
+            change = partial(call, function, {"user": target.name})
+            return f"{function} user={target.name}", change, fact, expected
+        function, fact, expected = _MAILBOX_CALLS[verb]
+        owner = owners.owner(self._domain(target))
+        change = partial(self._client.uapi, owner, "Email", function, {"email": target.name})
+        return f"uapi_cpanel Email::{function} email={target.name}", change, fact, expected
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _read(self, target: Target, owners: _Owners) -> TargetState:
+        if target.scope is Scope.TENANT:
+            return self._tenant_state(target)
+        if target.scope is Scope.ACCOUNT:
+            return self._account_state(target)
+        return self._mailbox_state(target, owners.owner(self._domain(target)))
+
+    def _tenant_state(self, target: Target) -> TargetState:
+        value = self._client.tweak_value(TWEAK_KEY)
+        if value == 1:
+            summary = "SMTP Restrictions on: only root, exim and mailman may send to remote SMTP"
+        elif value == 0:
+            summary = "SMTP Restrictions off: every local user may send to remote SMTP"
+        else:
+            summary = "SMTP Restrictions not set in cpanel.config"
+        return TargetState(target, summary, {TWEAK_KEY: value})
+
+    def _account_state(self, target: Target) -> TargetState:
+        try:
+            acct = self._client.account(target.name)
+        except Rejected as exc:  # "Account does not exist." (or no access to it)
+            raise TargetNotFound(
+                f"no cPanel account {target.name} on this server ({exc.user_message})"
+            ) from exc
+        if acct is None:
+            raise TargetNotFound(f"no cPanel account {target.name} on this server")
+        suspended = flag(acct.get("outgoing_mail_suspended"))
+        held = flag(acct.get("outgoing_mail_hold"))
+        facts = {"outgoing_mail_suspended": suspended, "outgoing_mail_hold": held}
+        return TargetState(target, _outgoing_summary(suspended, held), facts)
+
+    def _mailbox_state(self, target: Target, owner: str) -> TargetState:
+        item = self._client.mailbox(owner, target.name)
+        if item is None:
+            raise TargetNotFound(f"no mailbox {target.name} on this server (account {owner})")
+        suspended = flag(item.get("suspended_outgoing"))
+        held = flag(item.get("hold_outgoing"))
+        facts: dict[str, object] = {
+            "account": owner,
+            "suspended_outgoing": suspended,
+            "hold_outgoing": held,
+            "suspended_login": flag(item.get("suspended_login")),
+            "suspended_incoming": flag(item.get("suspended_incoming")),
+        }
+        return TargetState(target, _outgoing_summary(suspended, held), facts)
+
+    # -- validation ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _require(target: Target, verb: Verb) -> None:
+        if target.is_guid:
+            raise InvalidTarget(
+                f"{target} is an Exchange mailbox GUID; WHM needs an address (user@domain)."
+            )
+        if (target.scope, verb) in _CAPABILITIES:
+            return
+        if verb is Verb.RESET:
+            raise InvalidTarget("WHM has no reset; use enable and release instead.")
+        raise InvalidTarget(
+            f"WHM cannot {verb} the whole server: hold and release apply to accounts and mailboxes."
+        )
+
+    @staticmethod
+    def _domain(target: Target) -> str:
+        domain = target.domain
+        if domain is None:
+            raise InvalidTarget(f"{target} is not an email address.")
+        return domain
