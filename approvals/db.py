@@ -58,14 +58,27 @@ def _sqlite_engine(url: str, **kwargs: Any) -> sa.Engine:
 class Database:
     """One database: an engine plus the helpers the workflow needs."""
 
-    def __init__(self, url: str, *, engine: sa.Engine | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        engine: sa.Engine | None = None,
+        connect_args: dict[str, Any] | None = None,
+        pool_size: int = 10,
+    ) -> None:
         self.url = normalise_url(url)
         if engine is not None:
             self.engine = engine
         elif self.url.startswith("sqlite"):
             self.engine = _sqlite_engine(self.url)
         else:
-            self.engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=10)
+            # pre-ping: a connection killed under the pool (restart, failover) is replaced
+            self.engine = sa.create_engine(
+                self.url,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                connect_args=connect_args or {},
+            )
 
     @property
     def is_sqlite(self) -> bool:

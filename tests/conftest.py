@@ -68,7 +68,7 @@ def postgres_schema() -> Iterator[str]:
     schema = f"smtpbot_test_{uuid.uuid4().hex[:10]}"
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(POSTGRES_URL, engine=postgres_engine(schema))
+    db = postgres_database(schema)
     try:
         db.upgrade()
         db.dispose()
@@ -79,12 +79,12 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
-def postgres_engine(schema: str, **kwargs: object) -> sa.Engine:
-    return sa.create_engine(
+def postgres_database(schema: str) -> Database:
+    """A Database exactly as production builds it, confined to ``schema``."""
+    return Database(
         POSTGRES_URL,
         connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 5},
         pool_size=20,
-        **kwargs,
     )
 
 
@@ -97,7 +97,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         database = Database(f"sqlite:///{path}")
     else:
         schema = request.getfixturevalue("postgres_schema")
-        database = Database(POSTGRES_URL, engine=postgres_engine(schema))
+        database = postgres_database(schema)
         with database.engine.begin() as conn:
             conn.execute(sa.text(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE"))
     try:

@@ -208,7 +208,13 @@ def test_simultaneous_approvals_transition_exactly_once(db: Database, tenant_wid
         winners: list[str] = []
         errors: list[BaseException] = []
 
-        def press(actor: str, request_id: int = request_id, barrier=barrier) -> None:
+        def press(
+            actor: str,
+            request_id: int = request_id,
+            barrier: threading.Barrier = barrier,
+            winners: list[str] = winners,
+            errors: list[BaseException] = errors,
+        ) -> None:
             barrier.wait()
             try:
                 if wf.approve(request_id, actor=actor).approved_now:
@@ -231,3 +237,21 @@ def test_simultaneous_approvals_transition_exactly_once(db: Database, tenant_wid
         view = wf.get(request_id)
         assert view.status is RequestStatus.APPROVED
         assert len(view.approvers) == (2 if tenant_wide else 1)
+
+
+def test_postgres_connection_loss_is_survived(db: Database) -> None:
+    """Connections killed under the pool (a PostgreSQL restart, a failover): the next
+    transaction reconnects instead of failing (pool_pre_ping)."""
+    import sqlalchemy as sa
+
+    if db.is_sqlite:
+        return
+    wf = make(db)
+    first = submit(wf)
+    with db.engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    admin = sa.create_engine(db.url)
+    with admin.begin() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    admin.dispose()
+    assert wf.approve(first, actor="UAPP1").approved_now

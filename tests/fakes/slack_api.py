@@ -29,6 +29,7 @@ class SlackCall:
     authorized: bool
     path: str
     at: float = field(default_factory=time.monotonic)
+    failed: bool = False  # the fake answered with an injected failure
 
 
 @dataclass
@@ -230,8 +231,8 @@ class FakeSlack:
                 method = path[len("/api/") :]
                 auth = self.headers.get("Authorization", "")
                 authorized = auth == f"Bearer {fake.token}" or args.get("token") == fake.token
-                fake._record(SlackCall(method, args, authorized, path))
                 failure = fake._take_failure(method)
+                fake._record(SlackCall(method, args, authorized, path, failed=failure is not None))
                 if failure is not None and failure.status != 200:
                     headers = {}
                     if failure.retry_after is not None:
