@@ -10,8 +10,10 @@ Waking workers: in-process through a ``Doorbell``; across processes on PostgreSQ
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -23,6 +25,8 @@ from approvals.models import Job, JobState, utcnow
 __all__ = ["CHANNEL", "Doorbell", "JobQueue"]
 
 CHANNEL = "smtp_bot_jobs"
+
+log = logging.getLogger(__name__)
 
 
 class Doorbell:
@@ -164,6 +168,29 @@ class JobQueue:
             lease_owner=None,
             last_error=error[:2000],
         )
+
+    @contextmanager
+    def leased(self, job_id: int, worker: str) -> Iterator[None]:
+        """Renew ``worker``'s lease on the job in the background while the block runs."""
+        done = threading.Event()
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+
+        def renew() -> None:
+            while not done.wait(interval):
+                try:
+                    if not self.renew(job_id, worker):
+                        log.warning("lost the lease on job %s", job_id)
+                        return
+                except Exception:
+                    log.exception("could not renew the lease on job %s", job_id)
+
+        thread = threading.Thread(target=renew, name=f"lease-{job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _update_own(self, job_id: int, worker: str, **values: object) -> bool:
         with self.db.transaction() as s:

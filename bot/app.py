@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
@@ -14,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from approvals import Database, Workflow
+from approvals.jobs import JobQueue
 from bot.access import AccessPolicy
 from bot.cards import Cards
 from bot.config import AppConfig
@@ -75,7 +77,8 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
     tenants = TenantRegistry(config)
     client = _web_client(settings)
     membership = SlackMembership(client)
-    workflow = Workflow(db, tenants.policy, membership=membership)
+    jobs = JobQueue(db, lease=timedelta(seconds=settings.job_lease_s))
+    workflow = Workflow(db, tenants.policy, membership=membership, jobs=jobs)
     cards = Cards(client, workflow)
     return Runtime(
         settings=settings,

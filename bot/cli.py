@@ -1,17 +1,22 @@
-"""The ``smtp-bot`` command: serve, db upgrade."""
+"""The ``smtp-bot`` command: serve, db, the break-glass commands and the audit export."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 
-from approvals import Database
+from approvals import Database, WorkflowError
+from bot import cli_args, cli_audit, cli_breakglass
 from bot.config import AppConfig, load_config
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, CommandError, ConfigError, UsageError
+from bot.logs import configure_logging
 from bot.redaction import install_redaction
 from bot.settings import Settings
 
@@ -22,16 +27,48 @@ log = logging.getLogger("smtp_bot")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="smtp-bot", description="Slack chat-ops for outbound SMTP, under approval."
+        prog="smtp-bot",
+        description="Slack chat-ops for outbound SMTP, under approval. When Slack is down, the "
+        "break-glass commands (request, approve, deny, cancel, list) use the same workflow, "
+        "policies and audit trail; `smtp-bot COMMAND --help` explains each.",
+        epilog=cli_args.EXIT_STATUS,
+        formatter_class=cli_args.HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the Slack app in HTTP mode")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run jobs in this process (run `smtp-bot worker` separately)",
+    )
+    sock = sub.add_parser(
+        "socket",
+        help="run the Slack app in Socket Mode (SLACK_APP_TOKEN; no public URL needed)",
+    )
+    sock.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        help="also serve /healthz and /metrics on this port",
+    )
+    sock.add_argument(
+        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+    )
+    sub.add_parser(
+        "worker",
+        help="run jobs (approved changes, timed reverts) without serving Slack",
+        description="Claims jobs from the database and runs them until SIGTERM/SIGINT, then "
+        "finishes the jobs in flight (up to 30 s) and exits 0. Run several for scale-out on "
+        "PostgreSQL; they wake each other with LISTEN/NOTIFY.",
+    )
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply every pending migration")
     db_sub.add_parser("current", help="print the current and the latest migration")
+    cli_args.add_parsers(sub)
+    cli_audit.add_parser(sub)
     return parser
 
 
@@ -62,23 +99,104 @@ def _ensure_schema(db: Database) -> None:
     )
 
 
-def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
-    import uvicorn
+def _require_schema(settings: Settings) -> Database:
+    """The CLI never creates a database: a missing or old one is a setup mistake."""
+    url = sa.engine.make_url(settings.database_url)
+    path = url.database
+    if url.get_backend_name() == "sqlite" and path and path != ":memory:":
+        if not Path(path).exists():
+            raise ConfigError(
+                f"no database at {path}: set DATABASE_URL or run `smtp-bot db upgrade`"
+            )
+    db = _open_db(settings)
+    current, head = db.current_revision(), db.head_revision()
+    if current != head:
+        db.dispose()
+        raise ConfigError(
+            f"the database is at migration {current or 'none'}, this version needs {head}: "
+            "run `smtp-bot db upgrade` first"
+        )
+    return db
 
-    from bot.app import build_runtime, build_slack_app
-    from bot.server import build_asgi_app
+
+def _breakglass(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.app import build_runtime
+    from bot.cli_slack import attach_slack
+
+    runtime = build_runtime(settings, config, _require_schema(settings))
+    try:
+        with _quiet("bot.cards", "slack_sdk"):  # the CLI reports every Slack outcome itself
+            return cli_breakglass.run(args, runtime, attach_slack(runtime, settings))
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    db = _require_schema(settings)
+    try:
+        return cli_audit.export(args, db)
+    finally:
+        db.dispose()
+
+
+def _secrets(settings: Settings, config: AppConfig | None) -> list[str]:
+    values = settings.secret_values() + (config.secret_values() if config else [])
+    try:
+        password = sa.engine.make_url(settings.database_url).password
+    except sa.exc.ArgumentError:  # unparseable: it may hold a password anywhere
+        return [*values, settings.database_url]
+    return values + ([str(password)] if password else [])
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.app import build_runtime
+    from bot.serving import run_http
 
     db = _open_db(settings)
     _ensure_schema(db)
     runtime = build_runtime(settings, config, db)
-    slack_app = build_slack_app(runtime)
-    asgi = build_asgi_app(runtime, slack_app)
-    log.info("listening on %s:%s with %d tenant(s)", args.host, args.port, len(config.tenants))
-    try:
-        uvicorn.run(asgi, host=args.host, port=args.port, log_level="warning", access_log=False)
-    finally:
-        runtime.close()
-    return 0
+    return run_http(runtime, host=args.host, port=args.port, with_worker=not args.no_worker)
+
+
+def _socket(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.app import build_runtime
+    from bot.socket_mode import run_socket
+
+    db = _open_db(settings)
+    _ensure_schema(db)
+    return run_socket(
+        build_runtime(settings, config, db),
+        health_host=args.health_host,
+        health_port=args.health_port,
+    )
+
+
+def _worker(settings: Settings, config: AppConfig) -> int:
+    from bot.app import build_runtime
+    from bot.serving import run_worker
+
+    db = _open_db(settings)
+    _ensure_schema(db)
+    return run_worker(build_runtime(settings, config, db))
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,23 +214,41 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.INFO if args.command in ("serve", "db", "worker", "socket") else logging.WARNING
+    configure_logging(level=level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    secrets: list[str] = []
     try:
         settings = _settings()
-        install_redaction(settings.secret_values())
+        secrets = _secrets(settings, None)
+        install_redaction(secrets)
         if args.command == "db":
             return _db(args, settings)
+        if args.command == "audit":
+            return _audit(args, settings)
         config = load_config(settings.config_path)
-        install_redaction([*settings.secret_values(), *config.secret_values()])
+        secrets = _secrets(settings, config)
+        install_redaction(secrets)
+        if args.command in cli_args.BREAKGLASS_COMMANDS:
+            return _breakglass(args, settings, config)
+        if args.command == "worker":
+            return _worker(settings, config)
+        if args.command == "socket":
+            return _socket(args, settings, config)
         return _serve(args, settings, config)
+    except UsageError as exc:
+        print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
+        return 2
+    except (CommandError, WorkflowError) as exc:  # a refusal: nothing was changed
+        print(f"smtp-bot: refused: {_scrub(str(exc), secrets)}", file=sys.stderr)
+        return cli_args.EXIT_REFUSED
     except BotError as exc:
-        print(f"smtp-bot: {exc}", file=sys.stderr)
+        print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
         return 2
     except Exception as exc:  # the database or another library failed: one clear line
         log.debug("fatal", exc_info=True)
-        print(f"smtp-bot: {type(exc).__name__}: {exc}", file=sys.stderr)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"smtp-bot: {type(exc).__name__}: {_scrub(first, secrets)}", file=sys.stderr)
         return 1
 
 

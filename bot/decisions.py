@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from approvals import RequestView, WorkflowError
+from bot.grammar import is_number
 from bot.views import deny_modal, escape, mention
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Press:
 def press_from(body: dict[str, Any], action: dict[str, Any]) -> Press | None:
     """Read a block_actions payload; None if the button value is not a request ID."""
     value = str(action.get("value", ""))
-    if not value.isdigit() or len(value) > 12:
+    if not is_number(value):
         log.warning("ignoring a button press with a malformed request id")
         return None
     container = body.get("container") or {}

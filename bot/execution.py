@@ -13,6 +13,7 @@ from approvals import TargetRecord, Workflow
 from approvals.models import Job
 from approvals.workflow import EXECUTE, REVERT
 from bot.cards import Cards
+from bot.logs import log_context
 from bot.tenants import TenantRegistry
 from bot.views import escape, mention
 from providers import Target, TargetResult, Verb
@@ -41,7 +42,13 @@ class Executor:
         return True
 
     def handle(self, job: Job, *, worker: str) -> None:
-        """Run one claimed job to completion and mark it done."""
+        """Run one claimed job to completion, renewing its lease, and mark it done; its log
+        lines carry the request's ID."""
+        assert job.id is not None
+        with log_context(request_id=job.request_id), self.workflow.jobs.leased(job.id, worker):
+            self._handle(job, worker=worker)
+
+    def _handle(self, job: Job, *, worker: str) -> None:
         assert job.id is not None
         if job.kind == EXECUTE:
             self._execute(job.request_id)
@@ -58,8 +65,12 @@ class Executor:
             return  # already finished by an earlier run of this job
         self.cards.update(view)
         targets = [Target.from_key(t.target) for t in view.targets]
-        records = self._apply(view.request.tenant, Verb(view.request.verb), targets, request_id)
+        req = view.request
+        log.info("executing %s on %s: %d target(s)", req.verb, req.tenant, len(targets))
+        records = self._apply(req.tenant, Verb(req.verb), targets, request_id)
         final = self.workflow.finish_execution(request_id, records)
+        ok = sum(r.ok for r in records)
+        log.info("finished: %s, %d of %d target(s) ok", final.status.value, ok, len(records))
         self.cards.post_result(final)
 
     def _revert(self, request_id: int) -> None:

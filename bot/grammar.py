@@ -107,6 +107,12 @@ _MAILTO_RE = re.compile(r"<mailto:([^|<>\s]+)(?:\|[^<>]*)?>")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _REASON_RE = re.compile(r"(?:^|\s)--reason(?:=|\s+|$)(.*)\Z", re.DOTALL)
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_NUMBER_RE = re.compile(r"^[0-9]{1,12}$")  # ASCII only: str.isdigit() accepts "³"
+
+
+def is_number(text: str) -> bool:
+    """A request ID or count as people type it: ASCII digits, at most 12."""
+    return bool(_NUMBER_RE.match(text))
 
 
 def normalise(text: str) -> str:
@@ -205,7 +211,7 @@ def parse(text: str) -> Command:
             raise UsageError("list takes at most a tenant name.", verb=verb)
         return ListRequests(_tenant(positional[0], verb) if positional else None)
     if verb == "cancel":
-        if len(positional) != 1 or not positional[0].lstrip("#").isdigit():
+        if len(positional) != 1 or not is_number(positional[0].lstrip("#")):
             raise UsageError("cancel needs one request ID, like 42.", verb=verb)
         return Cancel(int(positional[0].lstrip("#")))
     if not positional:
@@ -232,7 +238,7 @@ def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:
         raise UsageError("history takes a tenant and at most one target.", verb="history")
     limit = 20
     if limit_text is not None:
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 200:
+        if not is_number(limit_text) or not 1 <= int(limit_text) <= 200:
             raise UsageError("--limit must be a number from 1 to 200.", verb="history")
         limit = int(limit_text)
     target = _targets(rest, "history")[0] if rest else None

@@ -19,6 +19,7 @@ from approvals import WorkflowError
 from bot import decisions, grammar
 from bot.access import AccessDenied, Origin
 from bot.errors import CommandError, UsageError
+from bot.logs import log_context
 from bot.messages import help_text, usage_for
 from bot.reports import history_text, pending_text
 from bot.views import (
@@ -87,21 +88,24 @@ def register(app: App, rt: Runtime) -> None:
         ack()
         press = _press(rt, body, action)
         if press is not None:
-            _guarded(decisions.approve)(rt, press)
+            with log_context(request_id=press.request_id):
+                _guarded(decisions.approve)(rt, press)
 
     @app.action(DENY_ACTION)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         press = _press(rt, body, action)
         if press is not None:
-            _guarded(decisions.open_deny_dialog)(rt, press)
+            with log_context(request_id=press.request_id):
+                _guarded(decisions.open_deny_dialog)(rt, press)
 
     @app.action(CANCEL_ACTION)
     def on_cancel(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         press = _press(rt, body, action)
         if press is not None:
-            _guarded(_cancel_press)(rt, press)
+            with log_context(request_id=press.request_id):
+                _guarded(_cancel_press)(rt, press)
 
     @app.view(DENY_MODAL)
     def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -298,7 +302,7 @@ def _deny_submitted(rt: Runtime, ack: Ack, body: dict[str, Any], view: dict[str,
     """Deny before the ack so that a refusal shows in the dialog itself."""
     actor = body["user"]["id"]
     metadata = str(view.get("private_metadata", ""))
-    if not metadata.isdigit():
+    if not grammar.is_number(metadata):
         ack()
         return
     values = view.get("state", {}).get("values", {})

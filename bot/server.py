@@ -1,7 +1,9 @@
-"""HTTP mode: ``POST /slack/events`` for Slack, ``GET /healthz`` for load balancers.
+"""HTTP mode: ``POST /slack/events`` for Slack, ``GET /healthz`` for load balancers and
+``GET /metrics`` for Prometheus.
 
 Bolt's dispatch is synchronous; it runs on a thread so the event loop keeps accepting
-requests while a listener acknowledges.
+requests while a listener acknowledges. The health check and the scrape read the database,
+so they run on a thread too.
 """
 
 from __future__ import annotations
@@ -17,16 +19,44 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import Runtime
+from bot.metrics import CONTENT_TYPE, Metrics
 
-__all__ = ["build_asgi_app"]
+__all__ = ["build_asgi_app", "health"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 
 
-def build_asgi_app(rt: Runtime, slack_app: App) -> Starlette:
+def health(rt: Runtime) -> tuple[int, dict[str, object]]:
+    """(HTTP status, body): 503 when the database is unreachable or a worker thread died."""
+    database = "ok"
+    try:
+        rt.db.ping()
+    except Exception as exc:
+        log.warning("health check: database unreachable: %s", type(exc).__name__)
+        database = "unreachable"
+    worker = "none" if rt.worker is None else ("ok" if rt.worker.alive else "dead")
+    healthy = database == "ok" and worker != "dead"
+    body: dict[str, object] = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database,
+        "worker": worker,
+        "tenants": len(rt.tenants.names),
+    }
+    return (200 if healthy else 503), body
+
+
+def build_asgi_app(
+    rt: Runtime, slack_app: App | None, *, metrics: Metrics | None = None
+) -> Starlette:
+    """The ASGI app; without ``slack_app`` (Socket Mode) only /healthz and /metrics.
+
+    Without ``metrics`` /metrics still reports what the database knows."""
+    metrics = metrics or Metrics(rt)
+
     async def slack_events(request: Request) -> Response:
+        assert slack_app is not None
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return Response(status_code=413)
@@ -38,16 +68,17 @@ def build_asgi_app(rt: Runtime, slack_app: App) -> Starlette:
         return to_starlette_response(bolt_response)
 
     async def healthz(_request: Request) -> Response:
-        try:
-            await run_in_threadpool(rt.db.ping)
-        except Exception as exc:
-            log.warning("health check: database unreachable: %s", type(exc).__name__)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok", "tenants": len(rt.tenants.names)})
+        status, body = await run_in_threadpool(health, rt)
+        return JSONResponse(body, status)
 
-    return Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
+    async def scrape(_request: Request) -> Response:
+        body = await run_in_threadpool(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", scrape, methods=["GET"]),
+    ]
+    if slack_app is not None:
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    return Starlette(routes=routes)

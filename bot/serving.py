@@ -7,19 +7,22 @@ import logging
 import signal
 import threading
 
+from starlette.applications import Starlette
+
 from bot.app import Runtime, build_slack_app
 from bot.background import Housekeeper
+from bot.metrics import attach_metrics
 from bot.server import build_asgi_app
 from bot.worker import Worker
 
-__all__ = ["run_http", "run_worker"]
+__all__ = ["SHUTDOWN_GRACE_S", "run_http", "run_worker", "serve_in_thread", "start_worker"]
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 30.0
 
 
-def _start_worker(rt: Runtime, *, concurrency: int, poll_s: float) -> Worker:
+def start_worker(rt: Runtime, *, concurrency: int, poll_s: float) -> Worker:
     worker = Worker(rt.workflow.jobs, rt.executor, concurrency=concurrency, poll_s=poll_s)
     rt.worker = worker
     return worker.start()
@@ -29,13 +32,13 @@ def run_http(rt: Runtime, *, host: str, port: int, with_worker: bool = True) -> 
     """Serve Slack over HTTP until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
     import uvicorn
 
-    app = build_asgi_app(rt, build_slack_app(rt))
+    app = build_asgi_app(rt, build_slack_app(rt), metrics=attach_metrics(rt))
     settings = rt.settings
     housekeeper = Housekeeper(
         rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
     ).start()
     worker = (
-        _start_worker(rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s)
+        start_worker(rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s)
         if with_worker
         else None
     )
@@ -50,6 +53,27 @@ def run_http(rt: Runtime, *, host: str, port: int, with_worker: bool = True) -> 
     return 0
 
 
+class ThreadedServer:
+    """uvicorn on a daemon thread (for /healthz and /metrics beside Socket Mode)."""
+
+    def __init__(self, app: Starlette, *, host: str, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)  # off the main thread it leaves signals alone
+        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def serve_in_thread(app: Starlette, *, host: str, port: int) -> ThreadedServer:
+    server = ThreadedServer(app, host=host, port=port)
+    server.thread.start()
+    return server
+
+
 def run_worker(rt: Runtime) -> int:
     """Run workers (and housekeeping) without the HTTP server until SIGINT/SIGTERM."""
     stop = threading.Event()
@@ -59,7 +83,7 @@ def run_worker(rt: Runtime) -> int:
     housekeeper = Housekeeper(
         rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
     ).start()
-    worker = _start_worker(
+    worker = start_worker(
         rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s
     )
     try:

@@ -116,9 +116,6 @@ class Worker:
         assert job.id is not None
         with self._busy_lock:
             self._busy += 1
-        done = threading.Event()
-        renewer = threading.Thread(target=self._renew, args=(job.id, done), daemon=True)
-        renewer.start()
         try:
             self.executor.handle(job, worker=self.name)
         except Exception as exc:
@@ -126,20 +123,8 @@ class Worker:
             delay = timedelta(seconds=min(300, 5 * 2 ** min(job.attempts, 6)))
             self.queue.retry_later(job.id, self.name, error=type(exc).__name__, delay=delay)
         finally:
-            done.set()
-            renewer.join()
             with self._busy_lock:
                 self._busy -= 1
-
-    def _renew(self, job_id: int, done: threading.Event) -> None:
-        interval = max(self.queue.lease.total_seconds() / 3, 0.05)
-        while not done.wait(interval):
-            try:
-                if not self.queue.renew(job_id, self.name):
-                    log.warning("lost the lease on job %s", job_id)
-                    return
-            except Exception:
-                log.exception("could not renew the lease on job %s", job_id)
 
     def _listen(self) -> None:
         """Ring the doorbell on every NOTIFY from another process (PostgreSQL only)."""

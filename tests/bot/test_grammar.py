@@ -119,3 +119,11 @@ def test_timed_restrictions() -> None:
     ]:
         with pytest.raises(UsageError, match=fragment):
             parse(text)
+
+
+def test_ids_are_ascii_digits_only() -> None:
+    for text in ("cancel ³", "cancel ٣", "cancel 1" + "0" * 12):
+        with pytest.raises(UsageError):
+            parse(text)
+    with pytest.raises(UsageError):
+        parse("history acme --limit ²")

@@ -105,19 +105,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> N
     raise AssertionError(f"bot not ready in 30 s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    workdir = tmp_path_factory.mktemp("bot")
-    slack = FakeSlack(token=BOT_TOKEN).start()
-    slack.usergroups["S0ONCALL"] = [GROUPIE]
-    whm = FakeWhm(token=WHM_TOKEN).start()
-    config = workdir / "smtp-bot.yml"
-    config.write_text(
-        CONFIG.format(whm_url=whm.url, approver=APPROVER, approver2=APPROVER_2, requester=REQUESTER)
-    )
-    port = _free_port()
-    db_path = workdir / "smtp-bot.db"
-    env = {
+def bot_env(workdir: Path, slack: FakeSlack, config: Path, **extra: str) -> dict[str, str]:
+    """The environment of a bot process under test (nothing from the developer's shell)."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -126,9 +116,17 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         "ACME_WHM_TOKEN": WHM_TOKEN,
         "NO_PROXY": "127.0.0.1,localhost",
         "SMTP_BOT_HOUSEKEEPING_INTERVAL": "0.3",
+        **extra,
     }
-    log_path = workdir / "bot.log"
-    with log_path.open("wb") as log:
+
+
+def launch(
+    workdir: Path, env: dict[str, str], *, port: int | None = None, log_name: str = "bot.log"
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start `smtp-bot serve` on a free port and wait until /healthz answers 200."""
+    port = port or _free_port()
+    log_path = workdir / log_name
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=workdir,
@@ -139,13 +137,43 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
-        sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response/")
-        yield Bot(url, process, f"sqlite:///{db_path}", log_path, slack, whm, sender)
+    except BaseException:
+        process.kill()
+        raise
+    return process, url, log_path
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    workdir = tmp_path_factory.mktemp("bot")
+    slack = FakeSlack(token=BOT_TOKEN).start()
+    slack.usergroups["S0ONCALL"] = [GROUPIE]
+    whm = FakeWhm(token=WHM_TOKEN).start()
+    config = workdir / "smtp-bot.yml"
+    config.write_text(
+        CONFIG.format(whm_url=whm.url, approver=APPROVER, approver2=APPROVER_2, requester=REQUESTER)
+    )
+    try:
+        process, url, log_path = launch(workdir, bot_env(workdir, slack, config))
+    except BaseException:
+        slack.stop()
+        whm.stop()
+        raise
+    sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response/")
+    try:
+        yield Bot(
+            url, process, f"sqlite:///{workdir / 'smtp-bot.db'}", log_path, slack, whm, sender
+        )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         slack.stop()
         whm.stop()
