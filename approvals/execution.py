@@ -65,34 +65,31 @@ class Execution(WorkflowBase):
             s.flush()
             return self._view(s, request)
 
-    def finish_execution(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
-        """Store per-target results; executing → succeeded (all ok) or failed."""
+    def record_progress(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
+        """Store the results of some targets while the request is still executing, so a
+        bulk change shows progress and a resumed run skips what is already done."""
         with self.db.transaction() as s:
-            request = self._lock(s, request_id)
-            if request.status != RequestStatus.EXECUTING.value:
-                raise InvalidTransition(
-                    f"Request #{request_id} is {request.status}, not executing.",
-                    status=request.status,
-                )
-            targets = {t.target: t for t in self._targets(s, request_id)}
-            for record in records:
-                row = targets[record.target]
-                row.outcome = (TargetOutcome.SUCCEEDED if record.ok else TargetOutcome.FAILED).value
-                row.message = record.message[:2000]
-                row.state = json.dumps(record.state, sort_keys=True) if record.state else None
-                s.add(row)
-                audit.record(
-                    s,
-                    "target_succeeded" if record.ok else "target_failed",
-                    actor=SYSTEM_ACTOR,
-                    tenant=request.tenant,
-                    request_id=request_id,
-                    target=record.target,
-                    after=record.state,
-                    detail={"message": record.message, "error": record.error}
-                    if record.error
-                    else {"message": record.message},
-                )
+            request = self._executing(s, request_id)
+            self._store_results(s, request, records)
+            request.revision += 1
+            s.add(request)
+            s.flush()
+            return self._view(s, request)
+
+    def finish_execution(
+        self, request_id: int, records: Sequence[TargetRecord] = ()
+    ) -> RequestView:
+        """Store the last results; executing → succeeded (every target ok) or failed.
+
+        A target with no result by now (it should not happen) counts as failed."""
+        with self.db.transaction() as s:
+            request = self._executing(s, request_id)
+            targets = self._store_results(s, request, records)
+            for row in targets.values():
+                if row.outcome == TargetOutcome.PENDING.value:
+                    row.outcome = TargetOutcome.FAILED.value
+                    row.message = "not executed"
+                    s.add(row)
             all_ok = all(t.outcome == TargetOutcome.SUCCEEDED.value for t in targets.values())
             request.status = (RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED).value
             request.finished_at = self._clock()
@@ -112,6 +109,41 @@ class Execution(WorkflowBase):
             view = self._view(s, request)
         self.jobs.ring()
         return view
+
+    def _executing(self, s: Session, request_id: int) -> ChangeRequest:
+        request = self._lock(s, request_id)
+        if request.status != RequestStatus.EXECUTING.value:
+            raise InvalidTransition(
+                f"Request #{request_id} is {request.status}, not executing.",
+                status=request.status,
+            )
+        return request
+
+    def _store_results(
+        self, s: Session, request: ChangeRequest, records: Sequence[TargetRecord]
+    ) -> dict[str, RequestTarget]:
+        assert request.id is not None
+        targets = {t.target: t for t in self._targets(s, request.id)}
+        for record in records:
+            row = targets[record.target]
+            row.outcome = (TargetOutcome.SUCCEEDED if record.ok else TargetOutcome.FAILED).value
+            row.message = record.message[:2000]
+            row.state = json.dumps(record.state, sort_keys=True) if record.state else None
+            s.add(row)
+            detail: dict[str, object] = {"message": record.message}
+            if record.error:
+                detail["error"] = record.error
+            audit.record(
+                s,
+                "target_succeeded" if record.ok else "target_failed",
+                actor=SYSTEM_ACTOR,
+                tenant=request.tenant,
+                request_id=request.id,
+                target=record.target,
+                after=record.state,
+                detail=detail,
+            )
+        return targets
 
     def _superseded(self, s: Session, request: ChangeRequest, target: str) -> bool:
         """A later request changed this target successfully: the latest change wins."""

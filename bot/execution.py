@@ -7,9 +7,10 @@ request runs once even with several workers, and again (idempotently) only if it
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
-from approvals import TargetRecord, Workflow
+from approvals import TargetOutcome, TargetRecord, Workflow
 from approvals.models import Job
 from approvals.workflow import EXECUTE, REVERT
 from bot.cards import Cards
@@ -21,6 +22,10 @@ from providers import Target, TargetResult, Verb
 __all__ = ["Executor"]
 
 log = logging.getLogger(__name__)
+
+_PENDING = TargetOutcome.PENDING.value
+_SUCCEEDED = TargetOutcome.SUCCEEDED.value
+PROGRESS_INTERVAL_S = 1.5  # chat.update is Tier 3; a card need not change faster than this
 
 
 class Executor:
@@ -64,14 +69,31 @@ class Executor:
         if view is None:
             return  # already finished by an earlier run of this job
         self.cards.update(view)
-        targets = [Target.from_key(t.target) for t in view.targets]
         req = view.request
-        log.info("executing %s on %s: %d target(s)", req.verb, req.tenant, len(targets))
-        records = self._apply(req.tenant, Verb(req.verb), targets, request_id)
+        # a resumed run skips the targets an earlier run already finished
+        todo = [Target.from_key(t.target) for t in view.targets if t.outcome == _PENDING]
+        log.info("executing %s on %s: %d target(s)", req.verb, req.tenant, len(todo))
+        size = self._batch_size(req.tenant) or max(len(todo), 1)
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)] or [[]]
+        last_card = time.monotonic()
+        for chunk in chunks[:-1]:
+            records = self._apply(req.tenant, Verb(req.verb), chunk, request_id)
+            view = self.workflow.record_progress(request_id, records)
+            if time.monotonic() - last_card >= PROGRESS_INTERVAL_S:
+                self.cards.update(view)  # "420 of 1,000 done" on the card, at most every 1.5 s
+                last_card = time.monotonic()
+        last = chunks[-1]
+        records = self._apply(req.tenant, Verb(req.verb), last, request_id) if last else []
         final = self.workflow.finish_execution(request_id, records)
-        ok = sum(r.ok for r in records)
-        log.info("finished: %s, %d of %d target(s) ok", final.status.value, ok, len(records))
+        ok = sum(t.outcome == _SUCCEEDED for t in final.targets)
+        log.info("finished: %s, %d of %d target(s) ok", final.status.value, ok, len(final.targets))
         self.cards.post_result(final)
+
+    def _batch_size(self, tenant: str) -> int | None:
+        try:
+            return getattr(self.tenants.provider(tenant), "batch_size", None)
+        except Exception:
+            return None  # _apply reports the provider problem per target
 
     def _revert(self, request_id: int) -> None:
         view, keys = self.workflow.begin_revert(request_id)

@@ -166,6 +166,7 @@ class InstrumentedProvider:
         self.inner = inner
         self.tenant = tenant
         self.kind = inner.kind
+        self.batch_size: int | None = getattr(inner, "batch_size", None)
         self._metrics = metrics
 
     def capabilities(self) -> frozenset[tuple[Scope, Verb]]:

@@ -116,6 +116,8 @@ def card(view: RequestView) -> tuple[str, list[dict[str, Any]]]:
     ]
     if status is RequestStatus.PENDING:
         blocks.append(_buttons(view))
+    elif status is RequestStatus.EXECUTING:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _executing(view)}})
     else:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(_outcome(view))}}
@@ -150,6 +152,14 @@ def when(moment: datetime) -> str:
     epoch = int(moment.timestamp())
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _executing(view: RequestView) -> str:
+    """``:gear: Executing: 420 of 1,000 done (3 failed)``."""
+    done = [t for t in view.targets if t.outcome != TargetOutcome.PENDING.value]
+    failed = sum(t.outcome == TargetOutcome.FAILED.value for t in done)
+    line = f"{_STATUS_LINE[RequestStatus.EXECUTING]}: {len(done):,} of {len(view.targets):,} done"
+    return line + (f" ({failed:,} failed)" if failed else "")
 
 
 def _buttons(view: RequestView) -> dict[str, Any]:

@@ -62,6 +62,10 @@ class Provider(Protocol):
 
     Implementations must be safe to call from several threads and must make every change
     idempotent (they set a state), so that a retried or re-run change is harmless.
+
+    Optionally, ``batch_size`` (int) says how many targets one ``apply`` call should get, so
+    callers can show progress on bulk changes; absent or None means "all in one call" (the
+    Exchange provider's one WinRM command per batch).
     """
 
     kind: str

@@ -97,6 +97,7 @@ class ExchangeProvider:
     """Provider for one Exchange Online tenant; thread-safe, at most ``max_concurrency`` runs."""
 
     kind = "exchange"
+    batch_size = None  # the whole batch in one WinRM command and one Connect-ExchangeOnline
 
     def __init__(self, settings: ExchangeSettings, *, runner: WinRMRunner | None = None) -> None:
         self._settings = settings

@@ -116,6 +116,7 @@ class WhmProvider:
     """Reads and changes outbound SMTP on one WHM server; safe to share between threads."""
 
     kind = "whm"
+    batch_size = 100  # targets per apply() when callers report progress on a bulk change
 
     def __init__(
         self,
