@@ -48,3 +48,28 @@ def test_upgrade_from_0001_keeps_rows_and_marks_finished_results_posted(tmp_path
         ).all()
     assert [tuple(r) for r in rows] == [("pending", 0, 0), ("succeeded", 0, 1)]
     db.dispose()
+
+
+def test_upgrade_from_0002_adds_jobs_and_keeps_requests(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{tmp_path / 'j.db'}")
+    db.upgrade("0002")
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO change_request (tenant, verb, reason, requester, status, "
+                "tenant_wide, approvals_required, created_at, expires_at) VALUES "
+                "('acme', 'disable', '', 'U1', 'approved', 0, 1, '2026-01-01', '2026-01-02')"
+            )
+        )
+    db.upgrade("0003")
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT status, revert_verb, revert_after_s, revert_at FROM change_request")
+        ).one()
+        assert tuple(row) == ("approved", None, None, None)
+        assert conn.execute(sa.text("SELECT count(*) FROM job")).scalar() == 0
+    db.downgrade("0002")
+    assert "job" not in sa.inspect(db.engine).get_table_names()
+    db.dispose()

@@ -16,13 +16,16 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.fakes.exchange_emulator import FakeExchangeOrg
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_user import SlackSender
 from tests.fakes.whm import FakeWhm
+from tests.fakes.winrm_host import FakeWinRMHost
 
 SIGNING_SECRET = "e2e-signing-secret-0f3c9a7d5b"
 BOT_TOKEN = "xoxb-e2e-bot-token-77aa"
 WHM_TOKEN = "E2EWHMTOKEN5Q7Z3X9"
+WINRM_PASSWORD = "e2e-WinRM-p4ss!word"
 REQUESTER = "U0REQ"
 APPROVER = "U0APPROVE"
 APPROVER_2 = "U0APPROVE2"
@@ -51,6 +54,20 @@ tenants:
     approvers: [S0ONCALL, {approver}]
     channel: C0GRP
     channels: [C0OPS, C0GRP]
+  contoso:
+    provider: exchange
+    organization: contoso.onmicrosoft.com
+    app_id: 11111111-2222-3333-4444-555555555555
+    certificate_thumbprint: 0123456789ABCDEF0123456789ABCDEF01234567
+    winrm:
+      url: {winrm_url}
+      transport: basic
+      username: CONTOSO\\svc-smtpbot
+      password: ${{CONTOSO_WINRM_PASSWORD}}
+    approvers: [{approver}, {approver2}]
+    channel: C0EXCH
+    channels: [C0OPS, C0EXCH]
+    notify_approvers: false
   fast:
     provider: whm
     url: {whm_url}
@@ -78,6 +95,7 @@ class Bot:
     slack: FakeSlack
     whm: FakeWhm
     sender: SlackSender
+    exchange: FakeWinRMHost
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -105,6 +123,16 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> N
     raise AssertionError(f"bot not ready in 30 s:\n{log_path.read_text()}")
 
 
+def config_text(whm_url: str, winrm_url: str = "http://127.0.0.1:9/wsman") -> str:
+    return CONFIG.format(
+        whm_url=whm_url,
+        winrm_url=winrm_url,
+        approver=APPROVER,
+        approver2=APPROVER_2,
+        requester=REQUESTER,
+    )
+
+
 def bot_env(workdir: Path, slack: FakeSlack, config: Path, **extra: str) -> dict[str, str]:
     """The environment of a bot process under test (nothing from the developer's shell)."""
     return {
@@ -114,6 +142,7 @@ def bot_env(workdir: Path, slack: FakeSlack, config: Path, **extra: str) -> dict
         "SLACK_API_URL": slack.api_url,
         "SMTP_BOT_CONFIG": str(config),
         "ACME_WHM_TOKEN": WHM_TOKEN,
+        "CONTOSO_WINRM_PASSWORD": WINRM_PASSWORD,
         "NO_PROXY": "127.0.0.1,localhost",
         "SMTP_BOT_HOUSEKEEPING_INTERVAL": "0.3",
         **extra,
@@ -158,22 +187,30 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     slack = FakeSlack(token=BOT_TOKEN).start()
     slack.usergroups["S0ONCALL"] = [GROUPIE]
     whm = FakeWhm(token=WHM_TOKEN).start()
+    exchange = FakeWinRMHost(FakeExchangeOrg(), password=WINRM_PASSWORD).__enter__()
     config = workdir / "smtp-bot.yml"
-    config.write_text(
-        CONFIG.format(whm_url=whm.url, approver=APPROVER, approver2=APPROVER_2, requester=REQUESTER)
-    )
+    config.write_text(config_text(whm.url, exchange.url))
     try:
         process, url, log_path = launch(workdir, bot_env(workdir, slack, config))
     except BaseException:
         slack.stop()
         whm.stop()
+        exchange.__exit__(None, None, None)
         raise
     sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response/")
     try:
         yield Bot(
-            url, process, f"sqlite:///{workdir / 'smtp-bot.db'}", log_path, slack, whm, sender
+            url,
+            process,
+            f"sqlite:///{workdir / 'smtp-bot.db'}",
+            log_path,
+            slack,
+            whm,
+            sender,
+            exchange,
         )
     finally:
         stop(process)
         slack.stop()
         whm.stop()
+        exchange.__exit__(None, None, None)

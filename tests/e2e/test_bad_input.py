@@ -70,13 +70,14 @@ def test_help_lists_only_what_the_caller_may_use(bot: Bot) -> None:
         "text"
     ]
     assert "/smtp disable" in text and "`acme`" in text and "Example" in text
-    assert "/smtp reset" not in text  # no tenant here is an Exchange tenant
-    # grp accepts commands only in C0OPS and C0GRP
+    assert "/smtp reset" in text and "`contoso`" in text  # reset exists on Exchange only
+    # grp and contoso accept commands only in their own channels
     response, name = bot.sender.command("help", user=REQUESTER, channel="C0ELSEWHERE")
     text = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name)).args[
         "text"
     ]
-    assert "`acme`" in text and "`grp`" not in text
+    assert "`acme`" in text and "`grp`" not in text and "`contoso`" not in text
+    assert "/smtp reset" not in text  # no tenant usable here offers it
 
 
 def test_commands_from_other_workspaces_and_channels_are_refused_and_recorded(bot: Bot) -> None:

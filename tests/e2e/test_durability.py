@@ -26,10 +26,10 @@ from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import (
     APPROVER,
     BOT_TOKEN,
-    CONFIG,
     REQUESTER,
     WHM_TOKEN,
     bot_env,
+    config_text,
     launch,
     stop,
 )
@@ -47,6 +47,7 @@ def _worker_env(config: Path, database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "SMTP_BOT_CONFIG": str(config),
         "ACME_WHM_TOKEN": WHM_TOKEN,
+        "CONTOSO_WINRM_PASSWORD": "unused",
         "SMTP_BOT_JOB_LEASE": "2",
         "SMTP_BOT_WORKER_THREADS": "2",
         "SMTP_BOT_WORKER_POLL": "1",
@@ -64,9 +65,7 @@ def test_three_workers_2000_jobs_one_killed(postgres_schema: str, tmp_path: Path
         for i in range(JOBS):
             whm.add_mailbox(f"user{i}@d{i % DOMAINS}.test")
         config = tmp_path / "smtp-bot.yml"
-        config.write_text(
-            CONFIG.format(whm_url=whm.url, approver=APPROVER, approver2="U0X", requester="U0Y")
-        )
+        config.write_text(config_text(whm.url))
         url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={postgres_schema}')}"
         db = Database(url)
         with db.engine.begin() as conn:
@@ -171,9 +170,7 @@ def test_bot_killed_mid_provider_call_finishes_after_restart(tmp_path: Path) -> 
         whm.add_account("crash", "crash.test")
         whm.add_mailbox("c@crash.test")
         config = tmp_path / "smtp-bot.yml"
-        config.write_text(
-            CONFIG.format(whm_url=whm.url, approver=APPROVER, approver2="U0X", requester=REQUESTER)
-        )
+        config.write_text(config_text(whm.url))
         env = bot_env(tmp_path, slack, config, SMTP_BOT_JOB_LEASE="2")
         process, url, _log = launch(tmp_path, env)
         sender = SlackSender(url, env["SLACK_SIGNING_SECRET"], slack.base_url + "/response/")

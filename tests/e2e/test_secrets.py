@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import APPROVER, BOT_TOKEN, REQUESTER, SIGNING_SECRET, WHM_TOKEN, Bot
+from tests.e2e.conftest import (
+    APPROVER,
+    BOT_TOKEN,
+    REQUESTER,
+    SIGNING_SECRET,
+    WHM_TOKEN,
+    WINRM_PASSWORD,
+    Bot,
+)
 
 
 def test_full_scenario_leaks_no_secret(bot: Bot) -> None:
@@ -21,6 +29,12 @@ def test_full_scenario_leaks_no_secret(bot: Bot) -> None:
         "smtp_approve", str(request_id), user=APPROVER, channel="C0APPROVALS", message_ts=ts
     )
     bot.slack.wait_for_call("chat.postMessage", lambda c: c.args.get("thread_ts") == ts)
+    # an Exchange status read that fails authentication must not leak the WinRM password
+    bot.exchange.faults.auth_fail = True
+    _, name = bot.sender.command("status contoso someone@contoso.example", user=REQUESTER)
+    failed = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name))
+    bot.exchange.faults.auth_fail = False
+    assert "Could not read" in failed.args["text"] or "rejected" in failed.args["text"]
 
     outputs = {
         "log": bot.log(),
@@ -34,6 +48,6 @@ def test_full_scenario_leaks_no_secret(bot: Bot) -> None:
         ),
     }
     for where, text in outputs.items():
-        for secret in (BOT_TOKEN, SIGNING_SECRET, WHM_TOKEN):
+        for secret in (BOT_TOKEN, SIGNING_SECRET, WHM_TOKEN, WINRM_PASSWORD):
             assert secret not in text, f"a secret leaked into the {where}"
     assert "rejected" in outputs["slack"]  # the auth failure was reported, without the token

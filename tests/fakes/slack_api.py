@@ -47,6 +47,8 @@ class FakeSlack:
         self.token = token
         self.team_id = team_id
         self.bot_user_id = "U0BOT"
+        # what Slack sends in the x-oauth-scopes header of auth.test (None: no header)
+        self.scopes: str | None = "commands,chat:write,chat:write.public,usergroups:read,im:write"
         self.calls: list[SlackCall] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
@@ -245,6 +247,8 @@ class FakeSlack:
                 if not authorized:
                     self._send(200, {"ok": False, "error": "invalid_auth"})
                     return
-                self._send(200, fake._dispatch(method, args))
+                scopes = fake.scopes if method == "auth.test" else None
+                headers = {"x-oauth-scopes": scopes} if scopes is not None else None
+                self._send(200, fake._dispatch(method, args), headers)
 
         return Handler
