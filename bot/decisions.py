@@ -12,7 +12,15 @@ from bot.views import deny_modal, escape, mention
 if TYPE_CHECKING:
     from bot.app import Runtime
 
-__all__ = ["Press", "approve", "cancel", "deny", "open_deny_dialog", "press_from"]
+__all__ = [
+    "Press",
+    "approve",
+    "cancel",
+    "cancel_press",
+    "deny",
+    "open_deny_dialog",
+    "press_from",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +113,14 @@ def cancel(rt: Runtime, actor: str, request_id: int) -> RequestView:
     rt.cards.update(view)
     rt.cards.reply(view, f"Request #{view.id} was cancelled by {mention(actor)}.")
     return view
+
+
+def cancel_press(rt: Runtime, press: Press) -> None:
+    """The Cancel button, on the card or in App Home."""
+    try:
+        cancel(rt, press.actor, press.request_id)
+    except WorkflowError as exc:
+        _tell(rt, press, f":no_entry: {exc}")
+        return
+    if press.from_home:
+        rt.home.publish(press.actor, notice=f"Request #{press.request_id} is cancelled.")
