@@ -92,7 +92,7 @@ def test_reason_control_characters_are_neutralised() -> None:
     assert command.reason == "line1 line2 evil"
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=10_000, deadline=None)
 @given(st.text(max_size=300))
 def test_any_text_parses_or_raises_usage_error(text: str) -> None:
     try:
