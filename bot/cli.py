@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from approvals import Database, WorkflowError
-from bot import cli_args, cli_audit, cli_breakglass
+from bot import check, cli_args, cli_audit, cli_breakglass
 from bot.config import AppConfig, load_config
 from bot.errors import BotError, CommandError, ConfigError, UsageError
 from bot.logs import configure_logging
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("current", help="print the current and the latest migration")
     cli_args.add_parsers(sub)
     cli_audit.add_parser(sub)
+    check.add_parser(sub)
     return parser
 
 
@@ -219,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     secrets: list[str] = []
     try:
+        if args.command == "check":  # reports config and environment problems itself
+            return check.run(args)
         settings = _settings()
         secrets = _secrets(settings, None)
         install_redaction(secrets)

@@ -88,7 +88,7 @@ class WhmTenant(_TenantBase):
 
 class WinRMConfig(_Strict):
     url: Annotated[str, Field(pattern=r"^https?://")]
-    transport: Literal["ntlm", "kerberos", "credssp", "ssl", "basic", "plaintext"] = "ntlm"
+    transport: Literal["ntlm", "kerberos", "credssp", "ssl", "basic"] = "ntlm"
     username: str
     password: SecretStr
     verify_tls: bool | str = True

@@ -124,6 +124,7 @@ def _signed(body: str, *, corrupt: bool, content_type: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.timeout(900)
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

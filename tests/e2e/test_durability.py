@@ -56,6 +56,7 @@ def _worker_env(config: Path, database_url: str) -> dict[str, str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(900)
 def test_three_workers_2000_jobs_one_killed(postgres_schema: str, tmp_path: Path) -> None:
     whm = FakeWhm(token=WHM_TOKEN, latency_s=0.002).start()
     workers: list[subprocess.Popen[bytes]] = []
@@ -102,7 +103,7 @@ def test_three_workers_2000_jobs_one_killed(postgres_schema: str, tmp_path: Path
         def done() -> int:
             return wf.jobs.counts().get("done", 0)
 
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # generous: CI machines are shared and slow
         while done() < JOBS // 3:
             assert time.monotonic() < deadline, wf.jobs.counts()
             time.sleep(0.05)
