@@ -179,6 +179,23 @@ class Job(SQLModel, table=True):
     """
 
     __tablename__ = "job"
+    __table_args__ = (
+        # claims read only live jobs: these stay small however many finished jobs there are
+        sa.Index(
+            "ix_job_queued_due",
+            "run_at",
+            "id",
+            postgresql_where=sa.text("state = 'queued'"),
+            sqlite_where=sa.text("state = 'queued'"),
+        ),
+        sa.Index(
+            "ix_job_running_lease",
+            "lease_expires_at",
+            "id",
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)

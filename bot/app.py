@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -52,9 +53,11 @@ class Runtime:
     notifier: ApproverNotifier
     home: HomeTab
     access: AccessPolicy
+    background: ThreadPoolExecutor
     worker: Worker | None = None
 
     def close(self) -> None:
+        self.background.shutdown(wait=True)
         self.tenants.close()
         self.db.dispose()
 
@@ -94,6 +97,9 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
         notifier=ApproverNotifier(client, membership),
         home=HomeTab(client, workflow),
         access=AccessPolicy(config, workflow),
+        background=ThreadPoolExecutor(
+            max_workers=settings.background_threads, thread_name_prefix="slack-work"
+        ),
     )
 
 
@@ -106,6 +112,9 @@ def build_slack_app(rt: Runtime) -> App:
         raise ConfigError("SLACK_SIGNING_SECRET is not set")
     app = App(
         client=rt.client,
+        # listeners only acknowledge and hand work to rt.background, but a few more threads
+        # than Bolt's default 5 keep acks flowing while Slack's API is slow
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=False,
         request_verification_enabled=True,

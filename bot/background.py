@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 
 from approvals import Workflow
 from bot.cards import Cards
@@ -12,6 +14,9 @@ from bot.cards import Cards
 __all__ = ["Housekeeper"]
 
 log = logging.getLogger(__name__)
+
+JOB_RETENTION = timedelta(days=7)  # finished jobs; the audit trail keeps everything
+PRUNE_EVERY_S = 3600.0
 
 
 class Housekeeper:
@@ -22,6 +27,7 @@ class Housekeeper:
         self.cards = cards
         self.interval_s = interval_s
         self._stop = threading.Event()
+        self._last_prune = float("-inf")
         self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
 
     def tick(self) -> None:
@@ -30,6 +36,12 @@ class Housekeeper:
             log.info("request %s expired", view.id)
             self.cards.update(view)
         self.cards.sync()
+        now = time.monotonic()
+        if now - self._last_prune >= PRUNE_EVERY_S:
+            self._last_prune = now
+            pruned = self.workflow.jobs.prune(JOB_RETENTION)
+            if pruned:
+                log.info("pruned %d finished job(s) older than %s", pruned, JOB_RETENTION)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

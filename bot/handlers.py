@@ -7,6 +7,7 @@ Listeners never raise after the ack: Bolt would turn that into an error response
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import uuid
@@ -46,6 +47,13 @@ def _reference() -> str:
     return ref
 
 
+def _later(rt: Runtime, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run the slow part of a listener on the bot's own pool, so Bolt's few listener threads
+    are free to acknowledge the next requests at once (Slack's 3-second limit)."""
+    context = contextvars.copy_context()  # keeps the request ID of the log lines
+    rt.background.submit(context.run, _guarded(fn), *args, **kwargs)
+
+
 def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
     """Log anything unexpected with a reference instead of letting Bolt see it."""
 
@@ -80,7 +88,7 @@ def register(app: App, rt: Runtime) -> None:
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
         else:
             ack()  # help, list, history, cancel: answered through respond() right after
-        _guarded(commands.run)(rt, parsed, command, respond=respond)
+        _later(rt, commands.run, rt, parsed, command, respond=respond)
 
     @app.action(APPROVE_ACTION)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -88,7 +96,7 @@ def register(app: App, rt: Runtime) -> None:
         press = _press(rt, body, action)
         if press is not None:
             with log_context(request_id=press.request_id):
-                _guarded(decisions.approve)(rt, press)
+                _later(rt, decisions.approve, rt, press)
 
     @app.action(DENY_ACTION)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -96,7 +104,7 @@ def register(app: App, rt: Runtime) -> None:
         press = _press(rt, body, action)
         if press is not None:
             with log_context(request_id=press.request_id):
-                _guarded(decisions.open_deny_dialog)(rt, press)
+                _later(rt, decisions.open_deny_dialog, rt, press)
 
     @app.action(CANCEL_ACTION)
     def on_cancel(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -104,7 +112,7 @@ def register(app: App, rt: Runtime) -> None:
         press = _press(rt, body, action)
         if press is not None:
             with log_context(request_id=press.request_id):
-                _guarded(decisions.cancel_press)(rt, press)
+                _later(rt, decisions.cancel_press, rt, press)
 
     @app.view(DENY_MODAL)
     def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -118,7 +126,7 @@ def register(app: App, rt: Runtime) -> None:
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
-            _guarded(rt.home.publish)(event["user"])
+            _later(rt, rt.home.publish, event["user"])
 
 
 def _origin_of(body: dict[str, Any]) -> Origin:
@@ -137,7 +145,7 @@ def _press(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> decisio
     try:
         rt.access.check_team(origin)
     except AccessDenied as exc:
-        _guarded(rt.access.refuse)(origin, tenant=None, problem=str(exc))
+        _later(rt, rt.access.refuse, origin, tenant=None, problem=str(exc))
         return None
     return press
 
@@ -159,15 +167,21 @@ def _parse_or_refuse(
             rt.service.precheck(parsed)
     except AccessDenied as exc:
         ack(response_type="ephemeral", text=f":no_entry: {exc}")
-        _guarded(rt.access.refuse)(origin, tenant=getattr(parsed, "tenant", None), problem=str(exc))
+        tenant = getattr(parsed, "tenant", None)
+        _later(rt, rt.access.refuse, origin, tenant=tenant, problem=str(exc))
         return None
     except (UsageError, CommandError) as exc:
         verb = exc.verb if isinstance(exc, UsageError) else _verb_of(parsed)
         tenant = getattr(parsed, "tenant", None)
         ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
         if verb in CHANGE_VERBS:
-            _guarded(rt.workflow.refuse_input)(
-                actor=actor, tenant=tenant, verb=verb, problem=str(exc)
+            _later(
+                rt,
+                rt.workflow.refuse_input,
+                actor=actor,
+                tenant=tenant,
+                verb=verb,
+                problem=str(exc),
             )
         return None
     return parsed

@@ -143,3 +143,19 @@ def test_a_later_change_wins_over_a_pending_revert(db: Database) -> None:
     run(wf, enable.id)
     assert wf.active_restrictions() == []  # the revert was cancelled
     assert wf.jobs.counts().get("cancelled") == 1
+
+
+def test_prune_keeps_live_jobs_and_recent_history(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    old = approved(wf)
+    wf.jobs.complete(wf.jobs.claim("w").id, "w")
+    clock.now += timedelta(days=8)
+    approved(wf)  # queued, not due to be pruned
+    recent = approved(wf)
+    job = wf.jobs.claim("w", request_id=recent)
+    wf.jobs.complete(job.id, "w")
+    assert wf.jobs.prune(timedelta(days=7)) == 1
+    assert wf.jobs.counts() == {"queued": 1, "done": 1}
+    assert old  # the request itself and its audit trail stay
+    assert wf.get(old).status is not None

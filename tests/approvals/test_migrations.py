@@ -73,3 +73,16 @@ def test_upgrade_from_0002_adds_jobs_and_keeps_requests(tmp_path) -> None:
     db.downgrade("0002")
     assert "job" not in sa.inspect(db.engine).get_table_names()
     db.dispose()
+
+
+def test_0004_adds_partial_claim_indexes(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{tmp_path / 'i.db'}")
+    db.upgrade("0004")
+    names = {i["name"] for i in sa.inspect(db.engine).get_indexes("job")}
+    assert {"ix_job_queued_due", "ix_job_running_lease"} <= names
+    db.downgrade("0003")
+    names = {i["name"] for i in sa.inspect(db.engine).get_indexes("job")}
+    assert "ix_job_queued_due" not in names
+    db.dispose()

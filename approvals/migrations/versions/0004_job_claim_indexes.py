@@ -1,0 +1,40 @@
+"""Partial indexes for claiming jobs, so a claim does not read past finished jobs.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    queued = sa.text("state = 'queued'")
+    running = sa.text("state = 'running'")
+    op.create_index(
+        "ix_job_queued_due",
+        "job",
+        ["run_at", "id"],
+        postgresql_where=queued,
+        sqlite_where=queued,
+    )
+    op.create_index(
+        "ix_job_running_lease",
+        "job",
+        ["lease_expires_at", "id"],
+        postgresql_where=running,
+        sqlite_where=running,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_job_running_lease", table_name="job")
+    op.drop_index("ix_job_queued_due", table_name="job")
