@@ -32,9 +32,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> sa.Engine:
+def _sqlite_engine(url: str, busy_timeout_s: float) -> sa.Engine:
     engine = sa.create_engine(
-        url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, **kwargs
+        url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False}
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -45,7 +45,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> sa.Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         if ":memory:" not in url:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -65,12 +65,14 @@ class Database:
         engine: sa.Engine | None = None,
         connect_args: dict[str, Any] | None = None,
         pool_size: int = 10,
+        sqlite_busy_timeout_s: float = _SQLITE_BUSY_TIMEOUT_S,
     ) -> None:
         self.url = normalise_url(url)
         if engine is not None:
             self.engine = engine
         elif self.url.startswith("sqlite"):
-            self.engine = _sqlite_engine(self.url)
+            # a writer waits this long for another process's write lock, then fails cleanly
+            self.engine = _sqlite_engine(self.url, sqlite_busy_timeout_s)
         else:
             # pre-ping: a connection killed under the pool (restart, failover) is replaced
             self.engine = sa.create_engine(

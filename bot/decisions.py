@@ -20,6 +20,7 @@ __all__ = [
     "deny",
     "open_deny_dialog",
     "press_from",
+    "tell",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def press_from(body: dict[str, Any], action: dict[str, Any]) -> Press | None:
     return Press(body["user"]["id"], int(value), channel, body.get("trigger_id"))
 
 
-def _tell(rt: Runtime, press: Press, text: str) -> None:
+def tell(rt: Runtime, press: Press, text: str) -> None:
+    """An answer only the presser sees: ephemeral on the card, or a notice in App Home."""
     if press.from_home:
         rt.home.publish(press.actor, notice=text)
     elif press.channel:
@@ -63,7 +65,7 @@ def approve(rt: Runtime, press: Press) -> None:
     try:
         outcome = rt.workflow.approve(press.request_id, actor=press.actor)
     except WorkflowError as exc:
-        _tell(rt, press, f":no_entry: {exc}")
+        tell(rt, press, f":no_entry: {exc}")
         return
     rt.cards.update(outcome.view)  # the execute job is queued; a worker picks it up at once
     if press.from_home:
@@ -75,14 +77,14 @@ def open_deny_dialog(rt: Runtime, press: Press) -> None:
     try:
         view = rt.workflow.get(press.request_id)
     except WorkflowError as exc:
-        _tell(rt, press, f":no_entry: {exc}")
+        tell(rt, press, f":no_entry: {exc}")
         return
     problem = rt.workflow.check_decider(view, press.actor)
     if problem is not None:
         try:  # record the refusal through the workflow's own check
             rt.workflow.deny(press.request_id, actor=press.actor)
         except WorkflowError as exc:
-            _tell(rt, press, f":no_entry: {exc}")
+            tell(rt, press, f":no_entry: {exc}")
         return
     if not press.trigger_id:
         deny(rt, press.actor, press.request_id, note=None)
@@ -120,7 +122,7 @@ def cancel_press(rt: Runtime, press: Press) -> None:
     try:
         cancel(rt, press.actor, press.request_id)
     except WorkflowError as exc:
-        _tell(rt, press, f":no_entry: {exc}")
+        tell(rt, press, f":no_entry: {exc}")
         return
     if press.from_home:
         rt.home.publish(press.actor, notice=f"Request #{press.request_id} is cancelled.")

@@ -55,7 +55,8 @@ def _later(rt: Runtime, fn: Callable[..., None], *args: Any, **kwargs: Any) -> N
 
 
 def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
-    """Log anything unexpected with a reference instead of letting Bolt see it."""
+    """Log anything unexpected with a reference instead of letting Bolt see it, and tell the
+    person (through ``respond``, or the presser of a ``Press``) that nothing was changed."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -63,12 +64,19 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args, **kwargs)
         except Exception:
             ref = _reference()
+            text = (
+                f":boom: Something went wrong on our side (reference `{ref}`); nothing was "
+                "changed by this step. Try again in a moment."
+            )
             respond = kwargs.get("respond")
-            if respond is not None:
-                respond(
-                    response_type="ephemeral",
-                    text=f":boom: Something went wrong on our side (reference `{ref}`).",
-                )
+            press = next((a for a in args if isinstance(a, decisions.Press)), None)
+            try:
+                if respond is not None:
+                    respond(response_type="ephemeral", text=text)
+                elif press is not None and len(args) > 0:
+                    decisions.tell(args[0], press, text)
+            except Exception:
+                log.warning("could not tell the person about error %s", ref)
 
     return wrapper
 

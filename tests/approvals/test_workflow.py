@@ -255,3 +255,50 @@ def test_postgres_connection_loss_is_survived(db: Database) -> None:
         assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
     admin.dispose()
     assert wf.approve(first, actor="UAPP1").approved_now
+
+
+def test_sqlite_busy_waits_then_fails_cleanly(tmp_path) -> None:
+    """Another process holding SQLite's write lock: a short hold is waited out; a long one
+    makes the step fail with nothing half-written."""
+    import sqlite3
+    import threading
+
+    import sqlalchemy as sa
+
+    from approvals.db import Database as Db
+
+    path = tmp_path / "busy.db"
+    seed = Db(f"sqlite:///{path}")
+    seed.upgrade()
+    seed.dispose()
+    db = Db(f"sqlite:///{path}", sqlite_busy_timeout_s=0.5)
+    wf = make(db)
+    first = submit(wf)
+
+    def hold(seconds: float, ready: threading.Event) -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ready.set()
+        threading.Event().wait(seconds)
+        other.execute("ROLLBACK")
+        other.close()
+
+    ready = threading.Event()
+    holder = threading.Thread(target=hold, args=(0.2, ready))
+    holder.start()
+    ready.wait()
+    assert wf.approve(first, actor="UAPP1").approved_now  # waited 0.2 s for the lock
+    holder.join()
+
+    second = submit(wf)
+    ready = threading.Event()
+    holder = threading.Thread(target=hold, args=(1.5, ready))
+    holder.start()
+    ready.wait()
+    with pytest.raises(sa.exc.OperationalError, match="locked"):
+        wf.approve(second, actor="UAPP1")
+    holder.join()
+    view = wf.get(second)
+    assert view.status is RequestStatus.PENDING and view.approvers == ()  # nothing half-written
+    assert wf.approve(second, actor="UAPP1").approved_now  # and it works once the lock is gone
+    db.dispose()
