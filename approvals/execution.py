@@ -166,15 +166,25 @@ class Execution(WorkflowBase):
         """Cancel queued reverts of earlier requests whose every target this one superseded."""
         if not changed:
             return
+        # Start from the few queued reverts (a partial index holds only those), not from the
+        # requests: this runs after every execution, however large the tables grow.
+        queued = list(
+            s.exec(
+                select(Job.request_id).where(
+                    Job.kind == REVERT,
+                    Job.state == JobState.QUEUED.value,
+                    col(Job.request_id) < request.id,
+                )
+            )
+        )
+        if not queued:
+            return
         earlier = s.exec(
             select(ChangeRequest)
-            .join(Job, col(Job.request_id) == col(ChangeRequest.id))
             .join(RequestTarget, col(RequestTarget.request_id) == col(ChangeRequest.id))
             .where(
+                col(ChangeRequest.id).in_(queued),
                 ChangeRequest.tenant == request.tenant,
-                col(ChangeRequest.id) < request.id,
-                Job.kind == REVERT,
-                Job.state == JobState.QUEUED.value,
                 col(RequestTarget.target).in_(list(changed)),
             )
             .distinct()

@@ -137,7 +137,7 @@ class RequestTarget(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="change_request.id", index=True)
     position: int
-    target: str = Field(max_length=300)
+    target: str = Field(max_length=300, index=True)  # history and "a later change wins"
     outcome: str = Field(default=TargetOutcome.PENDING.value, max_length=16)
     message: str | None = Field(default=None, max_length=2000)
     state: str | None = Field(default=None)  # JSON facts of the verified state
@@ -187,6 +187,12 @@ class Job(SQLModel, table=True):
             "id",
             postgresql_where=sa.text("state = 'queued'"),
             sqlite_where=sa.text("state = 'queued'"),
+        ),
+        sa.Index(
+            "ix_job_queued_revert",
+            "request_id",
+            postgresql_where=sa.text("state = 'queued' AND kind = 'revert'"),
+            sqlite_where=sa.text("state = 'queued' AND kind = 'revert'"),
         ),
         sa.Index(
             "ix_job_running_lease",

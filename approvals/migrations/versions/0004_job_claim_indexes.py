@@ -1,4 +1,6 @@
-"""Partial indexes for claiming jobs, so a claim does not read past finished jobs.
+"""Partial indexes on live jobs, so claiming a job and finding a timed restriction's pending
+revert do not read past finished or unrelated jobs; and request targets by name (history of
+a target, "a later change wins").
 
 Revision ID: 0004
 Revises: 0003
@@ -17,6 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_request_target_target", "request_target", ["target"])
     queued = sa.text("state = 'queued'")
     running = sa.text("state = 'running'")
     op.create_index(
@@ -25,6 +28,14 @@ def upgrade() -> None:
         ["run_at", "id"],
         postgresql_where=queued,
         sqlite_where=queued,
+    )
+    revert = sa.text("state = 'queued' AND kind = 'revert'")
+    op.create_index(
+        "ix_job_queued_revert",
+        "job",
+        ["request_id"],
+        postgresql_where=revert,
+        sqlite_where=revert,
     )
     op.create_index(
         "ix_job_running_lease",
@@ -37,4 +48,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_job_running_lease", table_name="job")
+    op.drop_index("ix_job_queued_revert", table_name="job")
+    op.drop_index("ix_request_target_target", table_name="request_target")
     op.drop_index("ix_job_queued_due", table_name="job")
