@@ -228,7 +228,7 @@ def _secrets(settings: Settings) -> list[str]:
     try:
         values += load_config(settings.config_path).secret_values()
     except ConfigError:
-        pass
+        values += []  # an unusable config is reported by check_config; its errors hold no values
     try:
         password = sa.engine.make_url(settings.database_url).password
     except sa.exc.ArgumentError:
