@@ -10,6 +10,7 @@ against every known secret value before printing, as a second line of defence.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import threading
@@ -225,10 +226,9 @@ def _secrets(settings: Settings) -> list[str]:
     """Every secret the checks could meet: environment tokens, config secrets (read again here
     because the config may not validate), the database password."""
     values = settings.secret_values()
-    try:
+    # an unusable config is reported by check_config, and its errors carry no values
+    with contextlib.suppress(ConfigError):
         values += load_config(settings.config_path).secret_values()
-    except ConfigError:
-        values += []  # an unusable config is reported by check_config; its errors hold no values
     try:
         password = sa.engine.make_url(settings.database_url).password
     except sa.exc.ArgumentError:
