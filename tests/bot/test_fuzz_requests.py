@@ -115,8 +115,8 @@ TEXTS = st.one_of(
 def _signed(body: str, *, corrupt: bool, content_type: str) -> dict[str, str]:
     ts = str(int(time.time()))
     sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-    if corrupt:
-        sig = sig[:-4] + "0000"
+    if corrupt:  # change the last hex digit (replacing with a fixed "0000" could be a no-op)
+        sig = sig[:-1] + ("1" if sig[-1] == "0" else "0")
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
