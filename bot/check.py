@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -41,6 +39,7 @@ from bot.check_backends import (
 from bot.cli_args import HelpFormatter
 from bot.config import AppConfig, TenantConfig, WhmTenant, load_config
 from bot.errors import ConfigError
+from bot.logs import quiet
 from bot.redaction import install_redaction
 from bot.settings import Settings
 
@@ -236,19 +235,6 @@ def _secrets(settings: Settings) -> list[str]:
     return values + ([str(password)] if password else [])
 
 
-@contextmanager
-def _quiet(*names: str) -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``check`` command: print the results and return the exit status."""
     stream = out if out is not None else sys.stdout
@@ -261,7 +247,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return exit_code([result])
     secrets = _secrets(settings)
     install_redaction(secrets)
-    with _quiet("slack_sdk", "urllib3", "winrm", "providers"):  # each outcome is a line below
+    with quiet("slack_sdk", "urllib3", "winrm", "providers"):  # each outcome is a line below
         results = run_checks(settings, timeout_s=args.timeout)
     stream.write(render(results, secrets))
     return exit_code(results)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ from approvals import Database, WorkflowError
 from bot import check, cli_args, cli_audit, cli_breakglass
 from bot.config import AppConfig, load_config
 from bot.errors import BotError, CommandError, ConfigError, UsageError
-from bot.logs import configure_logging
+from bot.logs import configure_logging, quiet
 from bot.redaction import install_redaction
 from bot.settings import Settings
 
@@ -126,23 +125,10 @@ def _breakglass(args: argparse.Namespace, settings: Settings, config: AppConfig)
 
     runtime = build_runtime(settings, config, _require_schema(settings))
     try:
-        with _quiet("bot.cards", "slack_sdk"):  # the CLI reports every Slack outcome itself
+        with quiet("bot.cards", "slack_sdk"):  # the CLI reports every Slack outcome itself
             return cli_breakglass.run(args, runtime, attach_slack(runtime, settings))
     finally:
         runtime.close()
-
-
-@contextmanager
-def _quiet(*names: str) -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,6 +27,7 @@ __all__ = [
     "configure_logging",
     "current_request_id",
     "log_context",
+    "quiet",
     "wants_json",
 ]
 
@@ -148,3 +149,17 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+@contextmanager
+def quiet(*names: str) -> Iterator[None]:
+    """Silence some loggers for a block (commands that report every outcome themselves)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

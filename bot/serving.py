@@ -15,17 +15,46 @@ from bot.metrics import attach_metrics
 from bot.server import build_asgi_app
 from bot.worker import Worker
 
-__all__ = ["SHUTDOWN_GRACE_S", "run_http", "run_worker", "serve_in_thread", "start_worker"]
+__all__ = [
+    "SHUTDOWN_GRACE_S",
+    "run_http",
+    "run_worker",
+    "serve_in_thread",
+    "shut_down",
+    "start_housekeeper",
+    "start_worker",
+]
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 30.0
 
 
-def start_worker(rt: Runtime, *, concurrency: int, poll_s: float) -> Worker:
-    worker = Worker(rt.workflow.jobs, rt.executor, concurrency=concurrency, poll_s=poll_s)
+def start_worker(rt: Runtime) -> Worker:
+    """The job worker, as the settings say, registered on the runtime for /healthz."""
+    settings = rt.settings
+    worker = Worker(
+        rt.workflow.jobs,
+        rt.executor,
+        concurrency=settings.worker_concurrency,
+        poll_s=settings.worker_poll_s,
+    )
     rt.worker = worker
     return worker.start()
+
+
+def start_housekeeper(rt: Runtime) -> Housekeeper:
+    return Housekeeper(
+        rt.workflow, rt.cards, interval_s=rt.settings.housekeeping_interval_s
+    ).start()
+
+
+def shut_down(rt: Runtime, worker: Worker | None, housekeeper: Housekeeper) -> None:
+    """No new jobs; jobs in flight get SHUTDOWN_GRACE_S to finish; then release everything."""
+    if worker is not None:
+        worker.stop(SHUTDOWN_GRACE_S)
+    housekeeper.stop()
+    rt.close()
 
 
 def run_http(rt: Runtime, *, host: str, port: int, with_worker: bool = True) -> int:
@@ -33,23 +62,13 @@ def run_http(rt: Runtime, *, host: str, port: int, with_worker: bool = True) -> 
     import uvicorn
 
     app = build_asgi_app(rt, build_slack_app(rt), metrics=attach_metrics(rt))
-    settings = rt.settings
-    housekeeper = Housekeeper(
-        rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
-    ).start()
-    worker = (
-        start_worker(rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s)
-        if with_worker
-        else None
-    )
+    housekeeper = start_housekeeper(rt)
+    worker = start_worker(rt) if with_worker else None
     log.info("listening on %s:%s with %d tenant(s)", host, port, len(rt.tenants.names))
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
-        if worker is not None:
-            worker.stop(SHUTDOWN_GRACE_S)
-        housekeeper.stop()
-        rt.close()
+        shut_down(rt, worker, housekeeper)
     return 0
 
 
@@ -79,13 +98,8 @@ def run_worker(rt: Runtime) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_args: stop.set())
-    settings = rt.settings
-    housekeeper = Housekeeper(
-        rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
-    ).start()
-    worker = start_worker(
-        rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s
-    )
+    housekeeper = start_housekeeper(rt)
+    worker = start_worker(rt)
     try:
         while not stop.wait(1.0):
             if not worker.alive:
@@ -93,7 +107,5 @@ def run_worker(rt: Runtime) -> int:
                 return 1
     finally:
         log.info("stopping: no new jobs, finishing the ones in flight")
-        worker.stop(SHUTDOWN_GRACE_S)
-        housekeeper.stop()
-        rt.close()
+        shut_down(rt, worker, housekeeper)
     return 0

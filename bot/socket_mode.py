@@ -17,12 +17,17 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Runtime
-from bot.background import Housekeeper
 from bot.errors import ConfigError
 from bot.handlers import register
 from bot.metrics import attach_metrics
 from bot.server import build_asgi_app
-from bot.serving import SHUTDOWN_GRACE_S, ThreadedServer, serve_in_thread, start_worker
+from bot.serving import (
+    ThreadedServer,
+    serve_in_thread,
+    shut_down,
+    start_housekeeper,
+    start_worker,
+)
 
 __all__ = ["build_socket_app", "run_socket"]
 
@@ -77,13 +82,8 @@ def run_socket(
     handler = _handler(rt, app)
     metrics = attach_metrics(rt)
     stop = stop if stop is not None else _stop_on_signals()
-    settings = rt.settings
-    housekeeper = Housekeeper(
-        rt.workflow, rt.cards, interval_s=settings.housekeeping_interval_s
-    ).start()
-    worker = start_worker(
-        rt, concurrency=settings.worker_concurrency, poll_s=settings.worker_poll_s
-    )
+    housekeeper = start_housekeeper(rt)
+    worker = start_worker(rt)
     http: ThreadedServer | None = None
     try:
         if health_port is not None:
@@ -107,7 +107,5 @@ def run_socket(
         handler.close()
         if http is not None:
             http.stop()
-        worker.stop(SHUTDOWN_GRACE_S)
-        housekeeper.stop()
-        rt.close()
+        shut_down(rt, worker, housekeeper)
     return 0
