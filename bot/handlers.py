@@ -98,29 +98,13 @@ def register(app: App, rt: Runtime) -> None:
             ack()  # help, list, history, cancel: answered through respond() right after
         _later(rt, commands.run, rt, parsed, command, respond=respond)
 
-    @app.action(APPROVE_ACTION)
-    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        press = _press(rt, body, action)
-        if press is not None:
-            with log_context(request_id=press.request_id):
-                _later(rt, decisions.approve, rt, press)
-
-    @app.action(DENY_ACTION)
-    def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        press = _press(rt, body, action)
-        if press is not None:
-            with log_context(request_id=press.request_id):
-                _later(rt, decisions.open_deny_dialog, rt, press)
-
-    @app.action(CANCEL_ACTION)
-    def on_cancel(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        press = _press(rt, body, action)
-        if press is not None:
-            with log_context(request_id=press.request_id):
-                _later(rt, decisions.cancel_press, rt, press)
+    buttons: dict[str, Callable[[Runtime, decisions.Press], None]] = {
+        APPROVE_ACTION: decisions.approve,
+        DENY_ACTION: decisions.open_deny_dialog,
+        CANCEL_ACTION: decisions.cancel_press,
+    }
+    for action_id, step in buttons.items():
+        app.action(action_id)(_button_listener(rt, step))
 
     @app.view(DENY_MODAL)
     def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -135,6 +119,21 @@ def register(app: App, rt: Runtime) -> None:
     def on_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
             _later(rt, rt.home.publish, event["user"])
+
+
+def _button_listener(
+    rt: Runtime, step: Callable[[Runtime, decisions.Press], None]
+) -> Callable[..., None]:
+    """Ack the press, check where it came from, and hand ``step`` to the bot's pool."""
+
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        press = _press(rt, body, action)
+        if press is not None:
+            with log_context(request_id=press.request_id):
+                _later(rt, step, rt, press)
+
+    return listener
 
 
 def _origin_of(body: dict[str, Any]) -> Origin:
