@@ -90,7 +90,16 @@ class SlackSender:
 
     def press_home(self, action_id: str, value: str, *, user: str) -> httpx.Response:
         """A button press inside the App Home tab (container type ``view``, no channel)."""
-        payload = {
+        payload = self._block_actions(action_id, value, user=user, block_id=f"home-{value}")
+        payload["container"] = {"type": "view", "view_id": "V0HOME"}
+        payload["view"] = {"id": "V0HOME", "type": "home", "blocks": []}
+        return self._post(urlencode({"payload": json.dumps(payload)}))
+
+    def _block_actions(
+        self, action_id: str, value: str, *, user: str, block_id: str
+    ) -> dict[str, Any]:
+        """What every block_actions payload carries: who pressed which button."""
+        return {
             "type": "block_actions",
             "user": {
                 "id": user,
@@ -100,14 +109,12 @@ class SlackSender:
             },
             "api_app_id": "A0SMTPBOT",
             "token": "deprecated-verification-token",
-            "container": {"type": "view", "view_id": "V0HOME"},
             "trigger_id": f"{next(_counter)}.1.jkl",
             "team": {"id": self.team_id, "domain": "test"},
-            "view": {"id": "V0HOME", "type": "home", "blocks": []},
             "actions": [
                 {
                     "action_id": action_id,
-                    "block_id": f"home-{value}",
+                    "block_id": block_id,
                     "text": {"type": "plain_text", "text": "button"},
                     "value": value,
                     "type": "button",
@@ -115,7 +122,6 @@ class SlackSender:
                 }
             ],
         }
-        return self._post(urlencode({"payload": json.dumps(payload)}))
 
     def submit_view(
         self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]]
@@ -128,41 +134,23 @@ class SlackSender:
         self, action_id: str, value: str, *, user: str, channel: str, message_ts: str, **kw: Any
     ) -> httpx.Response:
         """A block_actions payload for a button on the message ``message_ts``."""
-        payload = {
-            "type": "block_actions",
-            "user": {
-                "id": user,
-                "username": user.lower(),
-                "name": user.lower(),
-                "team_id": self.team_id,
-            },
-            "api_app_id": "A0SMTPBOT",
-            "token": "deprecated-verification-token",
-            "container": {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel,
-                "is_ephemeral": False,
-            },
-            "trigger_id": f"{next(_counter)}.1.def",
-            "team": {"id": self.team_id, "domain": "test"},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": channel, "name": "ops"},
-            "message": {"type": "message", "ts": message_ts, "text": "card"},
-            "state": {"values": {}},
-            "response_url": f"{self.response_base}act-{next(_counter)}",
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": f"req-{value}-decide",
-                    "text": {"type": "plain_text", "text": "button"},
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        payload = self._block_actions(action_id, value, user=user, block_id=f"req-{value}-decide")
+        payload.update(
+            {
+                "container": {
+                    "type": "message",
+                    "message_ts": message_ts,
+                    "channel_id": channel,
+                    "is_ephemeral": False,
+                },
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "channel": {"id": channel, "name": "ops"},
+                "message": {"type": "message", "ts": message_ts, "text": "card"},
+                "state": {"values": {}},
+                "response_url": f"{self.response_base}act-{next(_counter)}",
+            }
+        )
         body = urlencode({"payload": json.dumps(payload)})
         return self._post(body, **kw)
 
