@@ -41,10 +41,11 @@ class Doorbell:
             self._rung = True
             self._cond.notify_all()
 
-    def wait(self, timeout: float | None) -> bool:
-        """Sleep until rung or ``timeout``; True if rung. Clears the bell."""
+    def wait(self, timeout: float | None, *, unless: Callable[[], bool] | None = None) -> bool:
+        """Sleep until rung or ``timeout``; True if rung. Clears the bell. ``unless`` is
+        checked under the bell's lock first: a flag set before a ring is never slept past."""
         with self._cond:
-            if not self._rung:
+            if not self._rung and not (unless is not None and unless()):
                 self._cond.wait(timeout)
             rung, self._rung = self._rung, False
             return rung

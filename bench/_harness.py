@@ -277,32 +277,12 @@ def spawn(
         )
 
 
-# An experiment, not the product: ``smtp-bot serve`` with Bolt's default listener executor
-# (ThreadPoolExecutor(max_workers=5) in slack_bolt 1.30) made larger, to test whether that
-# pool is what limits the ack rate. The product code is unchanged.
-_BOLT_EXECUTOR_SHIM = """\
-import concurrent.futures, sys
-import slack_bolt.app.app as bolt_app
-size = int(sys.argv.pop(1))
-class Wider(concurrent.futures.ThreadPoolExecutor):
-    def __init__(self, max_workers=None, *args, **kwargs):
-        super().__init__(size, *args, **kwargs)
-bolt_app.ThreadPoolExecutor = Wider
-from bot.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def launch_serve(
-    workdir: Path, env: dict[str, str], *extra: str, bolt_executor: int | None = None
+    workdir: Path, env: dict[str, str], *extra: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The real ``smtp-bot serve`` on a free loopback port, once /healthz answers 200."""
     port = free_port()
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), *extra]
-    if bolt_executor is None:
-        argv = ["-m", "bot", *args]
-    else:
-        argv = ["-c", _BOLT_EXECUTOR_SHIM, str(bolt_executor), *args]
+    argv = ["-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
     proc = spawn(argv, workdir, env, "serve.log")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -448,6 +428,19 @@ def cpu_s(pid: int) -> float:
     """User + system CPU seconds used so far by ``pid`` (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def family(pid: int) -> list[int]:
+    """``pid`` and its child processes (serve's worker process, for instance)."""
+    children: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            children.append(int(stat.parent.name))
+    return [pid, *children]
 
 
 def _loopback_ports_to(pids: Sequence[int], port: int) -> set[int]:

@@ -3,8 +3,9 @@
 Starts the same set-up as bench_slack_ack.py (fakes, ours, the bare Bolt app), reads VmRSS
 from /proc/PID/status idle (5 s after /healthz answered), then runs the load of
 bench_slack_ack.py (concurrency 1, 10 and 50, ``--requests`` each, ours and bare) while a
-thread samples both processes every 100 ms; reports the maximum under load and the value
-5 s after the load and its after-ack work finished.
+thread samples the processes every 100 ms; reports the maximum under load and the value
+5 s after the load and its after-ack work finished. Ours is two processes (serve and the
+worker process it starts): each is reported, and their sum sampled at the same instant.
 
     /work/venv/bin/python bench/bench_memory.py [--quick] [--requests 1000]
 """
@@ -20,14 +21,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import machine, rss_mib, table  # noqa: E402
+from _harness import family, machine, rss_mib, table  # noqa: E402
 from bench_slack_ack import LEVELS, Apps, block_line, run  # noqa: E402
 
 
-class Sampler:
-    """Max VmRSS per PID, sampled on a thread."""
+def rss_of(pids: list[int]) -> float:
+    return sum(rss_mib(pid) for pid in pids)
 
-    def __init__(self, pids: dict[str, int], every_s: float = 0.1) -> None:
+
+class Sampler:
+    """Max VmRSS per name (the sum over its PIDs), sampled on a thread."""
+
+    def __init__(self, pids: dict[str, list[int]], every_s: float = 0.1) -> None:
         self.pids = pids
         self.every_s = every_s
         self.peak = {name: 0.0 for name in pids}
@@ -37,8 +42,8 @@ class Sampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
-            for name, pid in self.pids.items():
-                self.peak[name] = max(self.peak[name], rss_mib(pid))
+            for name, group in self.pids.items():
+                self.peak[name] = max(self.peak[name], rss_of(group))
             self.samples += 1
 
     def __enter__(self) -> Sampler:
@@ -65,9 +70,15 @@ def main() -> int:
     )
     apps = Apps(Path(tempfile.mkdtemp(prefix="bench-mem-")), args.whm_latency)
     try:
-        pids = {"ours": apps.ours_proc.pid, "bare": apps.bare_proc.pid}
+        serve, child = family(apps.ours_proc.pid)  # exactly one worker process
+        pids = {
+            "ours": [serve, child],
+            "serve": [serve],
+            "worker": [child],
+            "bare": [apps.bare_proc.pid],
+        }
         time.sleep(5)
-        idle = {name: rss_mib(pid) for name, pid in pids.items()}
+        idle = {name: rss_of(group) for name, group in pids.items()}
         with Sampler(pids) as sampler:
             blocks = run(
                 args.requests,
@@ -78,18 +89,19 @@ def main() -> int:
                 apps=apps,
             )
         time.sleep(5)
-        after = {name: rss_mib(pid) for name, pid in pids.items()}
+        after = {name: rss_of(group) for name, group in pids.items()}
         sent = sum(len(b.latencies) for b in blocks if b.app == "ours")
     finally:
         apps.close()
+    labels = {
+        "ours": "`smtp-bot serve`, both processes",
+        "serve": "  serve (acks)",
+        "worker": "  its worker process",
+        "bare": "bare Bolt app",
+    }
     rows = [
-        [
-            "`smtp-bot serve`" if name == "ours" else "bare Bolt app",
-            f"{idle[name]:.1f}",
-            f"{sampler.peak[name]:.1f}",
-            f"{after[name]:.1f}",
-        ]
-        for name in ("ours", "bare")
+        [label, f"{idle[name]:.1f}", f"{sampler.peak[name]:.1f}", f"{after[name]:.1f}"]
+        for name, label in labels.items()
     ]
     print(
         f"\n{sent} commands to each app (+50 warm-up), {sampler.samples} samples every "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -34,7 +35,8 @@ from _harness import (  # noqa: E402
     Fakes,
     bot_env,
     command_body,
-    cpu_s,
+    cpu_s_of,
+    family,
     launch_bare,
     launch_serve,
     machine,
@@ -143,13 +145,13 @@ def wait_count(fakes: Fakes, side: str, name: str, target: int, cap_s: float = 3
 class Apps:
     """The fakes, ours and the bare app, started once for the whole run."""
 
-    def __init__(self, workdir: Path, whm_latency: float, bolt_executor: int | None = None) -> None:
+    def __init__(self, workdir: Path, whm_latency: float, worker: str = "process") -> None:
         self.fakes = Fakes(whm_latency=whm_latency)
         self.procs = []
         try:
             config = write_config(workdir, self.fakes.whm_url)
             env = bot_env(self.fakes, config)
-            self.ours_proc, self.ours_url = launch_serve(workdir, env, bolt_executor=bolt_executor)
+            self.ours_proc, self.ours_url = launch_serve(workdir, env, "--worker", worker)
             self.procs.append(self.ours_proc)
             self.bare_proc, self.bare_url = launch_bare(workdir, env)
             self.procs.append(self.bare_proc)
@@ -172,15 +174,21 @@ class Apps:
         expected = expected_after_ack(texts) if app == "ours" else n
         url = (self.ours_url if app == "ours" else self.bare_url) + "/slack/events"
         pid = (self.ours_proc if app == "ours" else self.bare_proc).pid
-        cpu0 = cpu_s(pid)
-        latencies, wall, errors = asyncio.run(
-            fire(url, texts, self.sent, self.response_base, concurrency)
-        )
+        procs = family(pid)
+        cpu0 = cpu_s_of(procs)
+        gc.collect()
+        gc.disable()  # the load generator must not pause the requests it times
+        try:
+            latencies, wall, errors = asyncio.run(
+                fire(url, texts, self.sent, self.response_base, concurrency)
+            )
+        finally:
+            gc.enable()
         t_end = time.monotonic()
         self.sent += n
         seen = wait_count(self.fakes, side, name, before + expected) - before
         drain = time.monotonic() - t_end
-        cpu = cpu_s(pid) - cpu0
+        cpu = cpu_s_of(procs) - cpu0
         return Block(app, concurrency, latencies, wall, errors, seen, expected, drain, cpu)
 
 
@@ -191,12 +199,12 @@ def run(
     whm_latency: float,
     on_block: Callable[[Block], None] | None = None,
     apps: Apps | None = None,
-    bolt_executor: int | None = None,
+    worker: str = "process",
 ) -> list[Block]:
     """All blocks: per rep and level, bare and ours back to back, their order alternating."""
     own = apps is None
     workdir = Path(tempfile.mkdtemp(prefix="bench-ack-"))
-    apps = apps or Apps(workdir, whm_latency, bolt_executor)
+    apps = apps or Apps(workdir, whm_latency, worker)
     blocks: list[Block] = []
     try:
         for name in ("bare", "ours"):  # warm-up: imports, connections, first queries
@@ -276,11 +284,10 @@ def main() -> int:
     parser.add_argument("--levels", default="1,10,50")
     parser.add_argument("--whm-latency", type=float, default=0.05)
     parser.add_argument(
-        "--bolt-executor",
-        type=int,
-        default=None,
-        help="EXPERIMENT: run ours with Bolt's listener executor widened to N threads "
-        "(default: the product as it is, Bolt's 5)",
+        "--worker",
+        choices=("process", "thread"),
+        default="process",
+        help="ours' `serve --worker` mode (default: process, as the CLI runs it)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -289,7 +296,7 @@ def main() -> int:
     print(
         f"# slash-command ack: {args.requests} requests per app/level/rep, {args.reps} rep(s), "
         f"WHM {args.whm_latency * 1000:.0f} ms/call; {machine()}"
-        + (f"; EXPERIMENT: Bolt executor {args.bolt_executor}" if args.bolt_executor else ""),
+        + f"; ours: serve --worker {args.worker}",
         flush=True,
     )
     blocks = run(
@@ -298,7 +305,7 @@ def main() -> int:
         levels,
         args.whm_latency,
         on_block=lambda b: print(block_line(b), flush=True),
-        bolt_executor=args.bolt_executor,
+        worker=args.worker,
     )
     print()
     print(f"Medians over {args.reps} rep(s):\n")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -28,12 +29,24 @@ from bot.membership import SlackMembership
 from bot.notify import ApproverNotifier
 from bot.service import CommandService
 from bot.settings import Settings
+from bot.tasks import Task
+from bot.tasks import run as run_task
 from bot.tenants import TenantRegistry
 
 if TYPE_CHECKING:
-    from bot.worker import Worker
+    from bot.worker_process import WorkerProcess
 
-__all__ = ["Runtime", "build_runtime", "build_slack_app"]
+__all__ = ["Runtime", "WorkerStatus", "build_runtime", "build_slack_app"]
+
+
+class WorkerStatus(Protocol):
+    """What /healthz and /metrics read of a worker: job threads here, or a worker process."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def busy(self) -> int | None: ...
 
 
 @dataclass
@@ -54,7 +67,17 @@ class Runtime:
     home: HomeTab
     access: AccessPolicy
     background: ThreadPoolExecutor
-    worker: Worker | None = None
+    worker: WorkerStatus | None = None
+    worker_process: WorkerProcess | None = None  # takes the after-ack tasks when set
+
+    def hand_off(self, task: Task, *, here: bool = False) -> None:
+        """After-ack work: to the worker process if there is one (and not ``here``), else to
+        this process's pool. Never blocks the acknowledgement."""
+        if self.worker_process is not None and not here:
+            self.worker_process.submit(task)
+            return
+        context = contextvars.copy_context()  # keeps the request ID of the log lines
+        self.background.submit(context.run, run_task, self, task)
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
@@ -112,13 +135,13 @@ def build_slack_app(rt: Runtime) -> App:
         raise ConfigError("SLACK_SIGNING_SECRET is not set")
     app = App(
         client=rt.client,
-        # listeners only acknowledge and hand work to rt.background, but a few more threads
-        # than Bolt's default 5 keep acks flowing while Slack's API is slow
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+        # listeners only acknowledge and hand work on (Runtime.hand_off), so Bolt can run them
+        # on the request's own thread and answer at once, instead of polling every 10 ms for
+        # an ack from its listener pool
+        process_before_response=True,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         token_verification_enabled=False,
         request_verification_enabled=True,
-        process_before_response=False,
     )
     register(app, rt)
     return app

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -18,6 +20,9 @@ from bot.errors import BotError, CommandError, ConfigError, UsageError
 from bot.logs import configure_logging, quiet
 from bot.redaction import install_redaction
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.serving import WorkerMode
 
 __all__ = ["main"]
 
@@ -37,11 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the Slack app in HTTP mode")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
-    serve.add_argument(
-        "--no-worker",
-        action="store_true",
-        help="do not run jobs in this process (run `smtp-bot worker` separately)",
-    )
+    _add_worker_options(serve)
     sock = sub.add_parser(
         "socket",
         help="run the Slack app in Socket Mode (SLACK_APP_TOKEN; no public URL needed)",
@@ -55,13 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     sock.add_argument(
         "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
     )
-    sub.add_parser(
+    _add_worker_options(sock)
+    worker = sub.add_parser(
         "worker",
         help="run jobs (approved changes, timed reverts) without serving Slack",
         description="Claims jobs from the database and runs them until SIGTERM/SIGINT, then "
         "finishes the jobs in flight (up to 30 s) and exits 0. Run several for scale-out on "
         "PostgreSQL; they wake each other with LISTEN/NOTIFY.",
     )
+    # serve and socket start their worker process with this; not for people
+    worker.add_argument("--child-of", type=int, default=None, help=argparse.SUPPRESS)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply every pending migration")
@@ -70,6 +74,26 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.add_parser(sub)
     check.add_parser(sub)
     return parser
+
+
+def _add_worker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--worker",
+        choices=("process", "thread"),
+        default="process",
+        help="run jobs, housekeeping and the work after each acknowledgement in a worker "
+        "process that this command starts and stops (default), or on threads of this process",
+    )
+    group.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run jobs here (run `smtp-bot worker` separately)",
+    )
+
+
+def _worker_mode(args: argparse.Namespace) -> WorkerMode:
+    return "none" if args.no_worker else args.worker
 
 
 def _settings() -> Settings:
@@ -161,7 +185,7 @@ def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> i
     db = _open_db(settings)
     _ensure_schema(db)
     runtime = build_runtime(settings, config, db)
-    return run_http(runtime, host=args.host, port=args.port, with_worker=not args.no_worker)
+    return run_http(runtime, host=args.host, port=args.port, worker=_worker_mode(args))
 
 
 def _socket(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
@@ -174,16 +198,27 @@ def _socket(args: argparse.Namespace, settings: Settings, config: AppConfig) -> 
         build_runtime(settings, config, db),
         health_host=args.health_host,
         health_port=args.health_port,
+        worker=_worker_mode(args),
     )
 
 
-def _worker(settings: Settings, config: AppConfig) -> int:
+def _worker(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
     from bot.app import build_runtime
     from bot.serving import run_worker
 
-    db = _open_db(settings)
-    _ensure_schema(db)
-    return run_worker(build_runtime(settings, config, db))
+    if args.child_of is None:
+        db = _open_db(settings)
+        _ensure_schema(db)
+        return run_worker(build_runtime(settings, config, db))
+    from bot.metrics import attach_metrics
+    from bot.worker_process import die_with_parent
+
+    die_with_parent(args.child_of)
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # acknowledgements first on a busy host
+    runtime = build_runtime(settings, config, _open_db(settings))  # the bot upgraded it
+    attach_metrics(runtime)  # counted into the bot's directory (PROMETHEUS_MULTIPROC_DIR)
+    return run_worker(runtime, tasks=sys.stdin.buffer, ready=sys.stdout.buffer)
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
@@ -221,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in cli_args.BREAKGLASS_COMMANDS:
             return _breakglass(args, settings, config)
         if args.command == "worker":
-            return _worker(settings, config)
+            return _worker(args, settings, config)
         if args.command == "socket":
             return _socket(args, settings, config)
         return _serve(args, settings, config)

@@ -1,27 +1,26 @@
 """Slack listeners: the ``/smtp`` command, the buttons, the deny dialog and App Home.
 
-Every listener acknowledges first (Slack wants an answer within 3 s) and does slow work after
-the ack, on Bolt's listener thread pool. Input that fails validation is answered in the ack.
-Listeners never raise after the ack: Bolt would turn that into an error response.
+Every listener acknowledges first (Slack wants an answer within 3 s) and hands the slow work
+on as a ``Task`` (``Runtime.hand_off``): to the worker process when there is one, else to this
+process's pool. Input that fails validation is answered in the ack. Listeners return as soon
+as they have acknowledged (Bolt runs them with ``process_before_response``), and never raise.
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
 import logging
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 
 from approvals import WorkflowError
-from bot import commands, decisions, grammar
+from bot import decisions, grammar, tasks
 from bot.access import AccessDenied, Origin
 from bot.errors import CommandError, UsageError
-from bot.logs import log_context
 from bot.messages import usage_for
+from bot.tasks import Task
 from bot.views import (
     APPROVE_ACTION,
     CANCEL_ACTION,
@@ -47,45 +46,11 @@ def _reference() -> str:
     return ref
 
 
-def _later(rt: Runtime, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-    """Run the slow part of a listener on the bot's own pool, so Bolt's few listener threads
-    are free to acknowledge the next requests at once (Slack's 3-second limit)."""
-    context = contextvars.copy_context()  # keeps the request ID of the log lines
-    rt.background.submit(context.run, _guarded(fn), *args, **kwargs)
-
-
-def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
-    """Log anything unexpected with a reference instead of letting Bolt see it, and tell the
-    person (through ``respond``, or the presser of a ``Press``) that nothing was changed."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except Exception:
-            ref = _reference()
-            text = (
-                f":boom: Something went wrong on our side (reference `{ref}`); nothing was "
-                "changed by this step. Try again in a moment."
-            )
-            respond = kwargs.get("respond")
-            press = next((a for a in args if isinstance(a, decisions.Press)), None)
-            try:
-                if respond is not None:
-                    respond(response_type="ephemeral", text=text)
-                elif press is not None and len(args) > 0:
-                    decisions.tell(args[0], press, text)
-            except Exception:
-                log.warning("could not tell the person about error %s", ref)
-
-    return wrapper
-
-
 def register(app: App, rt: Runtime) -> None:
     """Attach every listener to the Bolt app."""
 
     @app.command("/smtp")
-    def on_smtp(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def on_smtp(ack: Ack, command: dict[str, Any]) -> None:
         origin = Origin(command["user_id"], command.get("team_id"), command.get("channel_id"))
         parsed = _parse_or_refuse(rt, ack, command, origin)
         if parsed is None:
@@ -96,15 +61,12 @@ def register(app: App, rt: Runtime) -> None:
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
         else:
             ack()  # help, list, history, cancel: answered through respond() right after
-        _later(rt, commands.run, rt, parsed, command, respond=respond)
+        rt.hand_off(Task.command(command))
 
-    buttons: dict[str, Callable[[Runtime, decisions.Press], None]] = {
-        APPROVE_ACTION: decisions.approve,
-        DENY_ACTION: decisions.open_deny_dialog,
-        CANCEL_ACTION: decisions.cancel_press,
-    }
-    for action_id, step in buttons.items():
-        app.action(action_id)(_button_listener(rt, step))
+    app.action(APPROVE_ACTION)(_button_listener(rt, tasks.APPROVE))
+    app.action(CANCEL_ACTION)(_button_listener(rt, tasks.CANCEL))
+    # the dialog must open within 3 s of the press (trigger_id): always on this process
+    app.action(DENY_ACTION)(_button_listener(rt, tasks.DENY_DIALOG, here=True))
 
     @app.view(DENY_MODAL)
     def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -118,20 +80,18 @@ def register(app: App, rt: Runtime) -> None:
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
-            _later(rt, rt.home.publish, event["user"])
+            rt.hand_off(Task.home(event["user"]))
 
 
-def _button_listener(
-    rt: Runtime, step: Callable[[Runtime, decisions.Press], None]
-) -> Callable[..., None]:
-    """Ack the press, check where it came from, and hand ``step`` to the bot's pool."""
+def _button_listener(rt: Runtime, kind: str, *, here: bool = False) -> Callable[..., None]:
+    """Ack the press, check where it came from, and hand the step on (``here``: on this
+    process's own pool, not the worker process)."""
 
     def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         press = _press(rt, body, action)
         if press is not None:
-            with log_context(request_id=press.request_id):
-                _later(rt, step, rt, press)
+            rt.hand_off(Task.press(kind, press), here=here)
 
     return listener
 
@@ -152,7 +112,7 @@ def _press(rt: Runtime, body: dict[str, Any], action: dict[str, Any]) -> decisio
     try:
         rt.access.check_team(origin)
     except AccessDenied as exc:
-        _later(rt, rt.access.refuse, origin, tenant=None, problem=str(exc))
+        rt.hand_off(Task.refuse_access(origin, tenant=None, problem=str(exc)))
         return None
     return press
 
@@ -175,21 +135,15 @@ def _parse_or_refuse(
     except AccessDenied as exc:
         ack(response_type="ephemeral", text=f":no_entry: {exc}")
         tenant = getattr(parsed, "tenant", None)
-        _later(rt, rt.access.refuse, origin, tenant=tenant, problem=str(exc))
+        rt.hand_off(Task.refuse_access(origin, tenant=tenant, problem=str(exc)))
         return None
     except (UsageError, CommandError) as exc:
         verb = exc.verb if isinstance(exc, UsageError) else _verb_of(parsed)
         tenant = getattr(parsed, "tenant", None)
         ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
         if verb in CHANGE_VERBS:
-            _later(
-                rt,
-                rt.workflow.refuse_input,
-                actor=actor,
-                tenant=tenant,
-                verb=verb,
-                problem=str(exc),
-            )
+            task = Task.refuse_input(actor=actor, tenant=tenant, verb=verb, problem=str(exc))
+            rt.hand_off(task)
         return None
     return parsed
 

@@ -2,19 +2,24 @@
 
 What the database already knows (requests, approvals, jobs, queue depth) is read from it at
 scrape time, so every process reports the same truth and nothing drifts after a restart.
-What only this process sees (provider latency, Slack API errors) is counted as it happens.
+What only this process sees (provider latency, Slack API errors) is counted as it happens;
+with a worker process (``share_across_processes``) both processes count into one directory
+that the serving process reads at scrape time, Prometheus's own multi-process mode.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -27,7 +32,17 @@ from providers import Provider, Scope, Target, TargetResult, Verb
 if TYPE_CHECKING:
     from bot.app import Runtime
 
-__all__ = ["CONTENT_TYPE", "DatabaseCollector", "InstrumentedProvider", "Metrics", "attach_metrics"]
+__all__ = [
+    "CONTENT_TYPE",
+    "MULTIPROCESS_ENV",
+    "DatabaseCollector",
+    "InstrumentedProvider",
+    "Metrics",
+    "attach_metrics",
+    "share_across_processes",
+]
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # The classic text format: every Prometheus version reads it (our names need no UTF-8 escaping).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -38,7 +53,7 @@ class Metrics:
     """The registry and the counters this process updates; ``render`` is the /metrics body."""
 
     def __init__(self, rt: Runtime | None = None) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()  # the counters below; /metrics unless shared
         self.provider_seconds = Histogram(
             "smtp_bot_provider_call_duration_seconds",
             "Time spent in one provider call.",
@@ -73,11 +88,17 @@ class Metrics:
             ["method"],
             registry=self.registry,
         )
+        self.exposed = self.registry
+        shared = os.environ.get(MULTIPROCESS_ENV)
+        if shared and values.ValueClass is not values.MutexValue:
+            # every process's counters, from their files (this process's included)
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed, path=shared)
         if rt is not None:
-            self.registry.register(DatabaseCollector(rt))
+            self.exposed.register(DatabaseCollector(rt))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)
 
 
 class DatabaseCollector(Collector):
@@ -150,9 +171,13 @@ class DatabaseCollector(Collector):
             return
         alive = GaugeMetricFamily("smtp_bot_worker_alive", "1 while every worker thread runs.")
         alive.add_metric([], 1 if worker.alive else 0)
-        busy = GaugeMetricFamily("smtp_bot_worker_busy_threads", "Worker threads running a job.")
-        busy.add_metric([], worker.busy)
-        yield from (alive, busy)
+        yield alive
+        if worker.busy is not None:  # a worker process counts its busy threads itself
+            busy = GaugeMetricFamily(
+                "smtp_bot_worker_busy_threads", "Worker threads running a job."
+            )
+            busy.add_metric([], worker.busy)
+            yield busy
 
 
 def _aware(value: datetime) -> datetime:
@@ -281,3 +306,12 @@ def attach_metrics(rt: Runtime) -> Metrics:
 
     rt.tenants.provider = provider  # type: ignore[method-assign]
     return metrics
+
+
+def share_across_processes() -> str:
+    """Count into files in a new directory that child processes (which inherit the
+    environment) count into as well; returns it. Call before the first ``Metrics``."""
+    directory = tempfile.mkdtemp(prefix="smtp-bot-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    values.ValueClass = values.get_value_class()
+    return directory

@@ -29,15 +29,16 @@ MAX_BODY_BYTES = 1_000_000
 
 
 def health(rt: Runtime) -> tuple[int, dict[str, object]]:
-    """(HTTP status, body): 503 when the database is unreachable or a worker thread died."""
+    """(HTTP status, body): 503 when the database is unreachable, or the worker (threads or
+    process) died or is still starting."""
     database = "ok"
     try:
         rt.db.ping()
     except Exception as exc:
         log.warning("health check: database unreachable: %s", type(exc).__name__)
         database = "unreachable"
-    worker = "none" if rt.worker is None else ("ok" if rt.worker.alive else "dead")
-    healthy = database == "ok" and worker != "dead"
+    worker = _worker_state(rt)
+    healthy = database == "ok" and worker in ("none", "ok")
     body: dict[str, object] = {
         "status": "ok" if healthy else "unavailable",
         "database": database,
@@ -45,6 +46,14 @@ def health(rt: Runtime) -> tuple[int, dict[str, object]]:
         "tenants": len(rt.tenants.names),
     }
     return (200 if healthy else 503), body
+
+
+def _worker_state(rt: Runtime) -> str:
+    if rt.worker is None:
+        return "none"
+    if rt.worker.alive:
+        return "ok"
+    return "starting" if getattr(rt.worker, "starting", False) else "dead"
 
 
 def build_asgi_app(

@@ -1,26 +1,42 @@
-"""Running the bot: the HTTP server, the in-process worker and housekeeping, and their
-orderly shutdown (SIGTERM: stop claiming, finish in-flight work within a bound, exit 0)."""
+"""Running the bot: the HTTP server, the worker and housekeeping beside it, and their orderly
+shutdown (SIGTERM: stop claiming, finish in-flight work within a bound, exit 0).
+
+Beside the Slack listeners runs one of (``WorkerMode``):
+- ``process`` (the CLI's default): a worker process (``bot.worker_process``) that runs jobs,
+  housekeeping and the listeners' after-ack work, so acknowledgements never wait for the GIL;
+- ``thread``: the same on threads of this process;
+- ``none``: no jobs here (``smtp-bot worker`` runs them); after-ack work and housekeeping stay.
+"""
 
 from __future__ import annotations
 
+import gc
 import logging
+import shutil
 import signal
 import threading
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
 
 from starlette.applications import Starlette
 
 from bot.app import Runtime, build_slack_app
 from bot.background import Housekeeper
-from bot.metrics import attach_metrics
+from bot.metrics import attach_metrics, share_across_processes
 from bot.server import build_asgi_app
+from bot.tasks import Task, TaskError
 from bot.worker import Worker
+from bot.worker_process import READY, WorkerProcess, child_argv
 
 __all__ = [
     "SHUTDOWN_GRACE_S",
+    "Beside",
+    "WorkerMode",
     "run_http",
     "run_worker",
     "serve_in_thread",
     "shut_down",
+    "start_beside",
     "start_housekeeper",
     "start_worker",
 ]
@@ -28,6 +44,36 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 30.0
+
+WorkerMode = Literal["process", "thread", "none"]
+WORKER_MODES: tuple[WorkerMode, ...] = ("process", "thread", "none")
+
+
+@dataclass
+class Beside:
+    """What runs beside the Slack listeners, by ``WorkerMode``."""
+
+    worker: Worker | None = None
+    housekeeper: Housekeeper | None = None
+    process: WorkerProcess | None = None
+    metrics_dir: str | None = None
+
+    @property
+    def worker_died(self) -> bool:
+        """A worker thread died (a worker process is started again instead)."""
+        return self.worker is not None and not self.worker.alive
+
+
+def start_beside(rt: Runtime, mode: WorkerMode) -> Beside:
+    """Start the worker (process or threads) and housekeeping as ``mode`` says. In ``process``
+    mode call it before ``attach_metrics``: both processes then count into one place."""
+    if mode == "process":
+        metrics_dir = share_across_processes()
+        process = WorkerProcess(child_argv()).start()
+        rt.worker = rt.worker_process = process
+        return Beside(process=process, metrics_dir=metrics_dir)
+    housekeeper = start_housekeeper(rt)
+    return Beside(start_worker(rt) if mode == "thread" else None, housekeeper)
 
 
 def start_worker(rt: Runtime) -> Worker:
@@ -49,26 +95,48 @@ def start_housekeeper(rt: Runtime) -> Housekeeper:
     ).start()
 
 
-def shut_down(rt: Runtime, worker: Worker | None, housekeeper: Housekeeper) -> None:
+def _keep_signals_after_uvicorn() -> None:
+    """uvicorn handles SIGTERM/SIGINT while it runs, then restores the handlers it found and
+    raises the signal again. Without a handler of ours that second signal kills the process
+    (exit -15) before the worker is stopped; with this one the stop below runs and we exit 0."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, _frame: log.info("signal %s: stopping", number))
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything built so far (~100,000 objects: libraries, config, runtime) out of the
+    garbage collector's reach. A full collection otherwise walks them all, ~90 ms during
+    which no request is answered; they live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
+
+
+def shut_down(rt: Runtime, beside: Beside) -> None:
     """No new jobs; jobs in flight get SHUTDOWN_GRACE_S to finish; then release everything."""
-    if worker is not None:
-        worker.stop(SHUTDOWN_GRACE_S)
-    housekeeper.stop()
+    if beside.process is not None:
+        beside.process.stop(SHUTDOWN_GRACE_S + 10.0)
+    if beside.worker is not None:
+        beside.worker.stop(SHUTDOWN_GRACE_S)
+    if beside.housekeeper is not None:
+        beside.housekeeper.stop()
     rt.close()
+    if beside.metrics_dir is not None:
+        shutil.rmtree(beside.metrics_dir, ignore_errors=True)
 
 
-def run_http(rt: Runtime, *, host: str, port: int, with_worker: bool = True) -> int:
+def run_http(rt: Runtime, *, host: str, port: int, worker: WorkerMode = "thread") -> int:
     """Serve Slack over HTTP until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
     import uvicorn
 
-    app = build_asgi_app(rt, build_slack_app(rt), metrics=attach_metrics(rt))
-    housekeeper = start_housekeeper(rt)
-    worker = start_worker(rt) if with_worker else None
-    log.info("listening on %s:%s with %d tenant(s)", host, port, len(rt.tenants.names))
+    beside = start_beside(rt, worker)
     try:
+        app = build_asgi_app(rt, build_slack_app(rt), metrics=attach_metrics(rt))
+        log.info("listening on %s:%s with %d tenant(s)", host, port, len(rt.tenants.names))
+        _freeze_startup_objects()
+        _keep_signals_after_uvicorn()
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
-        shut_down(rt, worker, housekeeper)
+        shut_down(rt, beside)
     return 0
 
 
@@ -93,19 +161,45 @@ def serve_in_thread(app: Starlette, *, host: str, port: int) -> ThreadedServer:
     return server
 
 
-def run_worker(rt: Runtime) -> int:
-    """Run workers (and housekeeping) without the HTTP server until SIGINT/SIGTERM."""
+def run_worker(rt: Runtime, *, tasks: BinaryIO | None = None, ready: BinaryIO | None = None) -> int:
+    """Run workers (and housekeeping) without the HTTP server until SIGINT/SIGTERM.
+
+    As a bot's worker process: also carry out the ``Task`` lines read from ``tasks``, say
+    ``ready`` on ``ready``, and stop when ``tasks`` closes (the bot is stopping or gone);
+    signals are the bot's to handle, so they are ignored here."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_args: stop.set())
-    housekeeper = start_housekeeper(rt)
-    worker = start_worker(rt)
+        if tasks is None:
+            signal.signal(sig, lambda *_args: stop.set())
+        else:
+            signal.signal(sig, signal.SIG_IGN)
+    beside = start_beside(rt, "thread")
+    if tasks is not None:
+        _freeze_startup_objects()
+        reader = threading.Thread(target=_read_tasks, args=(rt, tasks, stop), name="task-feed")
+        reader.daemon = True
+        reader.start()
+        if ready is not None:
+            ready.write(READY)
+            ready.flush()
     try:
         while not stop.wait(1.0):
-            if not worker.alive:
+            if beside.worker_died:
                 log.error("a worker thread died; exiting")
                 return 1
     finally:
         log.info("stopping: no new jobs, finishing the ones in flight")
-        shut_down(rt, worker, housekeeper)
+        shut_down(rt, beside)
     return 0
+
+
+def _read_tasks(rt: Runtime, tasks: BinaryIO, stop: threading.Event) -> None:
+    for line in iter(tasks.readline, b""):
+        try:
+            task = Task.from_line(line)
+        except TaskError as exc:
+            log.warning("ignoring a task line: %s", exc)
+            continue
+        rt.hand_off(task, here=True)
+    log.info("the bot closed the task feed; stopping")
+    stop.set()

@@ -2,8 +2,9 @@
 is needed. ``SLACK_APP_TOKEN`` (``xapp-…``) opens it; no signing secret is involved because
 Slack authenticates the connection, not each request.
 
-The worker and housekeeping run in-process as with ``serve``; SIGTERM closes the socket first
-(no new envelopes), then lets jobs in flight finish within the grace period, then exits 0.
+The worker and housekeeping run beside it as with ``serve`` (a worker process by default);
+SIGTERM closes the socket first (no new envelopes), then lets jobs in flight finish within the
+grace period, then exits 0.
 """
 
 from __future__ import annotations
@@ -21,13 +22,7 @@ from bot.errors import ConfigError
 from bot.handlers import register
 from bot.metrics import attach_metrics
 from bot.server import build_asgi_app
-from bot.serving import (
-    ThreadedServer,
-    serve_in_thread,
-    shut_down,
-    start_housekeeper,
-    start_worker,
-)
+from bot.serving import ThreadedServer, WorkerMode, serve_in_thread, shut_down, start_beside
 
 __all__ = ["build_socket_app", "run_socket"]
 
@@ -45,7 +40,7 @@ def build_socket_app(rt: Runtime) -> App:
         request_verification_enabled=False,
         ssl_check_enabled=False,
         url_verification_enabled=False,
-        process_before_response=False,
+        process_before_response=True,  # listeners only ack and hand work on: answer at once
     )
     register(app, rt)
     return app
@@ -74,16 +69,16 @@ def run_socket(
     health_host: str = "0.0.0.0",
     health_port: int | None = None,
     stop: threading.Event | None = None,
+    worker: WorkerMode = "thread",
 ) -> int:
     """Run until SIGINT/SIGTERM (or ``stop`` is set). ``health_port`` also serves /healthz and
     /metrics over HTTP. Returns 1 if a worker thread dies; ConfigError if Slack refuses the
     app token."""
     app = build_socket_app(rt)
     handler = _handler(rt, app)
-    metrics = attach_metrics(rt)
     stop = stop if stop is not None else _stop_on_signals()
-    housekeeper = start_housekeeper(rt)
-    worker = start_worker(rt)
+    beside = start_beside(rt, worker)
+    metrics = attach_metrics(rt)
     http: ThreadedServer | None = None
     try:
         if health_port is not None:
@@ -99,7 +94,7 @@ def run_socket(
             ) from None
         log.info("connected in Socket Mode with %d tenant(s)", len(rt.tenants.names))
         while not stop.wait(0.5):
-            if not worker.alive:
+            if beside.worker_died:
                 log.error("a worker thread died; exiting")
                 return 1
     finally:
@@ -107,5 +102,5 @@ def run_socket(
         handler.close()
         if http is not None:
             http.stop()
-        shut_down(rt, worker, housekeeper)
+        shut_down(rt, beside)
     return 0

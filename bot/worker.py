@@ -96,12 +96,17 @@ class Worker:
                 job = self.queue.claim(self.name)
             except Exception:
                 log.exception("could not claim a job; retrying")
-                self.queue.doorbell.wait(min(self.poll_s, 5.0))
+                self._sleep(min(self.poll_s, 5.0))
                 continue
             if job is None:
-                self.queue.doorbell.wait(self._idle_timeout())
+                self._sleep(self._idle_timeout())
                 continue
             self._run(job)
+
+    def _sleep(self, timeout: float) -> None:
+        """Until the doorbell rings, ``timeout`` passes, or ``stop`` (which rings after
+        setting the flag, so a thread that was busy when it rang does not sleep on)."""
+        self.queue.doorbell.wait(timeout, unless=self._stopping.is_set)
 
     def _idle_timeout(self) -> float:
         try:

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from approvals import Database, RequestStatus, TargetRecord, TenantPolicy, Workflow
-from approvals.jobs import JobQueue
+from approvals.jobs import Doorbell, JobQueue
 from approvals.models import JobState
 
 POLICY = TenantPolicy(approvers=frozenset({"UAPP"}))
@@ -159,3 +159,26 @@ def test_prune_keeps_live_jobs_and_recent_history(db: Database) -> None:
     assert wf.jobs.counts() == {"queued": 1, "done": 1}
     assert old  # the request itself and its audit trail stay
     assert wf.get(old).status is not None
+
+
+def test_a_doorbell_never_sleeps_past_a_flag_set_before_the_ring() -> None:
+    bell = Doorbell()
+    stopping = threading.Event()
+    stopping.set()
+    woke = threading.Event()
+
+    def sleeper() -> None:
+        bell.wait(3600, unless=stopping.is_set)
+        woke.set()
+
+    thread = threading.Thread(target=sleeper, daemon=True)
+    thread.start()
+    assert woke.wait(10)  # the flag, not the hour-long timeout, ended the wait
+    thread.join(10)
+
+
+def test_a_rung_doorbell_wakes_a_waiter_once() -> None:
+    bell = Doorbell()
+    bell.ring()
+    assert bell.wait(3600) is True
+    assert bell.wait(0.01) is False  # the ring was used up

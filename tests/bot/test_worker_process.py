@@ -1,0 +1,134 @@
+"""The worker process that serve and socket start: a real ``smtp-bot worker --child-of`` fed
+task lines on stdin, answering Slack (a loopback fake) and reading WHM (a loopback fake)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from approvals import Database
+from bot.tasks import Task
+from bot.worker_process import WorkerProcess, child_argv
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.whm import FakeWhm
+
+TOKEN = "xoxb-child-token-1"
+WHM_TOKEN = "CHILDWHMTOKEN"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeSlack, FakeWhm]]:
+    slack = FakeSlack(token=TOKEN).start()
+    whm = FakeWhm(token=WHM_TOKEN).start()
+    whm.add_account("acme", "acme.test")
+    whm.add_mailbox("a@acme.test")
+    config = tmp_path / "smtp-bot.yml"
+    config.write_text(
+        "tenants:\n  acme:\n    provider: whm\n"
+        f"    url: {whm.url}\n    username: root\n    token: {WHM_TOKEN}\n"
+        "    verify_tls: false\n    approvers: [U0APP]\n"
+    )
+    db_url = f"sqlite:///{tmp_path / 'child.db'}"
+    db = Database(db_url)
+    db.upgrade()
+    db.dispose()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))},
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": db_url,
+        "SMTP_BOT_CONFIG": str(config),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    try:
+        yield env, slack, whm
+    finally:
+        slack.stop()
+        whm.stop()
+
+
+def _status(slack: FakeSlack, name: str) -> Task:
+    return Task.command(
+        {
+            "user_id": "U0ANY",
+            "team_id": "T0TEST",
+            "channel_id": "C0OPS",
+            "text": "status acme a@acme.test",
+            "response_url": slack.response_url(name),
+        }
+    )
+
+
+def _answered(slack: FakeSlack, name: str) -> str:
+    call = slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name), timeout=20)
+    return str(call.args["text"])
+
+
+def test_tasks_run_in_the_worker_process(world: tuple[dict[str, str], FakeSlack, FakeWhm]) -> None:
+    env, slack, whm = world
+    process = WorkerProcess(child_argv(), env=env).start()
+    try:
+        assert process.starting or process.alive
+        assert process.wait_ready(30)
+        assert process.alive and process.pid != os.getpid()
+        process.submit(_status(slack, "s1"))
+        assert "a@acme.test" in _answered(slack, "s1")
+        assert whm.calls  # the child read the live state itself
+    finally:
+        assert process.stop(30)
+    assert not process.alive
+
+
+def test_stop_hands_on_and_finishes_what_was_queued(
+    world: tuple[dict[str, str], FakeSlack, FakeWhm],
+) -> None:
+    env, slack, _whm = world
+    process = WorkerProcess(child_argv(), env=env).start()
+    assert process.wait_ready(30)
+    for n in range(5):
+        process.submit(_status(slack, f"q{n}"))
+    assert process.stop(30)  # closes stdin at once; the child drains it before exiting
+    for n in range(5):
+        assert "a@acme.test" in _answered(slack, f"q{n}")
+    assert process.lost == 0
+
+
+def test_a_worker_process_that_dies_is_started_again(
+    world: tuple[dict[str, str], FakeSlack, FakeWhm],
+) -> None:
+    env, slack, _whm = world
+    process = WorkerProcess(child_argv(), env=env, restart_delay_s=(0.2, 1.0)).start()
+    try:
+        assert process.wait_ready(30)
+        first = process.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while not (process.restarts == 1 and process.alive):
+            assert time.monotonic() < deadline, "not restarted"
+            time.sleep(0.05)
+        assert process.pid != first
+        process.submit(_status(slack, "after"))
+        assert "a@acme.test" in _answered(slack, "after")
+    finally:
+        assert process.stop(30)
+
+
+def test_a_task_line_it_does_not_know_is_skipped(
+    world: tuple[dict[str, str], FakeSlack, FakeWhm],
+) -> None:
+    env, slack, _whm = world
+    process = WorkerProcess(child_argv(), env=env).start()
+    try:
+        assert process.wait_ready(30)
+        process.submit(Task("no-such-kind", {}))
+        process.submit(_status(slack, "next"))
+        assert "a@acme.test" in _answered(slack, "next")  # the child carried on
+        assert process.alive and process.restarts == 0
+    finally:
+        assert process.stop(30)
