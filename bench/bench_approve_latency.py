@@ -108,6 +108,12 @@ def main() -> int:
     parser.add_argument("--approvals", type=int, default=200, help="per rep and WHM latency")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--latencies", default="0.05,0", help="fake WHM seconds per call")
+    parser.add_argument(
+        "--worker",
+        choices=("process", "thread"),
+        default="process",
+        help="`serve --worker` mode (default: process, as the CLI runs it)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.approvals, args.reps = 50, 1
@@ -122,7 +128,7 @@ def main() -> int:
     results: dict[float, list[list[float]]] = {lat: [] for lat in whm_latencies}
     with Fakes(whm_latency=whm_latencies[0], mailboxes=total + 10) as fakes:
         env = bot_env(fakes, write_config(workdir, fakes.whm_url))
-        proc, base = launch_serve(workdir, env)
+        proc, base = launch_serve(workdir, env, "--worker", args.worker)
         db = sa.create_engine(f"sqlite:///{workdir / 'smtp-bot.db'}")
         try:
             url = base + "/slack/events"

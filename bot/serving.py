@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 30.0
 
 WorkerMode = Literal["process", "thread", "none"]
-WORKER_MODES: tuple[WorkerMode, ...] = ("process", "thread", "none")
 
 
 @dataclass
@@ -98,9 +97,10 @@ def start_housekeeper(rt: Runtime) -> Housekeeper:
 def _keep_signals_after_uvicorn() -> None:
     """uvicorn handles SIGTERM/SIGINT while it runs, then restores the handlers it found and
     raises the signal again. Without a handler of ours that second signal kills the process
-    (exit -15) before the worker is stopped; with this one the stop below runs and we exit 0."""
+    (exit -15) before the worker is stopped; with this one the stop below runs and we exit 0.
+    It does nothing on purpose: we are stopping already, and a handler must not log."""
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda number, _frame: log.info("signal %s: stopping", number))
+        signal.signal(sig, lambda *_args: None)
 
 
 def _freeze_startup_objects() -> None:

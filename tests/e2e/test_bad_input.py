@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -56,10 +57,12 @@ def test_unknown_domain_is_refused_after_live_check(bot: Bot) -> None:
 
 def test_refusals_of_change_commands_are_audited(bot: Bot) -> None:
     bot.sender.command("disable acme ../../etc/passwd", user="U0AUDITME")
-    rows = bot.query(
-        "SELECT event, detail FROM audit_event WHERE actor='U0AUDITME' ORDER BY id DESC"
-    )
-    assert rows and rows[0][0] == "refused_input"
+    query = "SELECT event, detail FROM audit_event WHERE actor='U0AUDITME' ORDER BY id DESC"
+    deadline = time.monotonic() + 10
+    while not (rows := bot.query(query)):  # recorded after the ack, by the worker process
+        assert time.monotonic() < deadline, "the refusal was never audited"
+        time.sleep(0.05)
+    assert rows[0][0] == "refused_input"
     assert json.loads(rows[0][1])["verb"] == "disable"
 
 
@@ -92,8 +95,11 @@ def test_commands_from_other_workspaces_and_channels_are_refused_and_recorded(bo
     response, _ = bot.sender.command("status grp a@x.test", user="U0WANDERER", channel="C0RANDOM")
     assert "only accepted in" in response.json()["text"]
     assert _counts(bot) == before
-    refused = bot.query(
+    query = (
         "SELECT actor FROM audit_event WHERE event='refused_access' "
-        "AND actor IN ('U0STRANGER', 'U0WANDERER') ORDER BY id"
+        "AND actor IN ('U0STRANGER', 'U0WANDERER') ORDER BY actor"
     )
+    deadline = time.monotonic() + 10
+    while len(refused := bot.query(query)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # recorded after the ack, by the worker process
     assert refused == [("U0STRANGER",), ("U0WANDERER",)]
