@@ -6,11 +6,13 @@ request runs once even with several workers, and again (idempotently) only if it
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import time
 from collections.abc import Sequence
 
-from approvals import TargetOutcome, TargetRecord, Workflow
+from approvals import RequestView, TargetOutcome, TargetRecord, Workflow
 from approvals.models import Job
 from approvals.workflow import EXECUTE, REVERT
 from bot.cards import Cards
@@ -68,7 +70,7 @@ class Executor:
         view = self.workflow.begin_execution(request_id)
         if view is None:
             return  # already finished by an earlier run of this job
-        self.cards.update(view)
+        redraw = self._redraw_meanwhile(view)
         req = view.request
         # a resumed run skips the targets an earlier run already finished
         todo = [Target.from_key(t.target) for t in view.targets if t.outcome == _PENDING]
@@ -80,14 +82,31 @@ class Executor:
             records = self._apply(req.tenant, Verb(req.verb), chunk, request_id)
             view = self.workflow.record_progress(request_id, records)
             if time.monotonic() - last_card >= PROGRESS_INTERVAL_S:
+                redraw.join()  # the card's updates land in order
                 self.cards.update(view)  # "420 of 1,000 done" on the card, at most every 1.5 s
                 last_card = time.monotonic()
         last = chunks[-1]
         records = self._apply(req.tenant, Verb(req.verb), last, request_id) if last else []
         final = self.workflow.finish_execution(request_id, records)
+        redraw.join()
         ok = sum(t.outcome == _SUCCEEDED for t in final.targets)
         log.info("finished: %s, %d of %d target(s) ok", final.status.value, ok, len(final.targets))
         self.cards.post_result(final)
+
+    def _redraw_meanwhile(self, view: RequestView) -> threading.Thread:
+        """Show "executing" on the card while the change goes ahead: the provider call does
+        not wait for Slack's round trip. Join the thread before the card's next update."""
+
+        def redraw() -> None:
+            try:
+                self.cards.update(view)
+            except Exception:  # the housekeeper redraws a card left out of date
+                log.exception("could not redraw the card of request %s", view.id)
+
+        context = contextvars.copy_context()  # keeps the request ID of the log lines
+        thread = threading.Thread(target=context.run, args=(redraw,), name="card", daemon=True)
+        thread.start()
+        return thread
 
     def _batch_size(self, tenant: str) -> int | None:
         try:

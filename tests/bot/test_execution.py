@@ -4,6 +4,7 @@ run that skips what an earlier (killed) run already finished."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -108,3 +109,34 @@ def test_a_resumed_run_skips_finished_targets(db: Database, slack: FakeSlack) ->
     executor.handle(wf.jobs.claim("w2", request_id=request_id), worker="w2")
     assert provider.chunks == [100, 50]
     assert wf.get(request_id).status.value == "succeeded"
+
+
+def test_the_change_does_not_wait_for_slack_to_redraw_the_card(
+    db: Database, slack: FakeSlack
+) -> None:
+    wf, provider, _executor, request_id = _setup(db, slack, ["a@x.test"])
+    applied = threading.Event()
+    apply = provider.apply
+
+    def recording_apply(verb: Verb, targets: Sequence[Target]) -> list[TargetResult]:
+        applied.set()
+        return apply(verb, targets)
+
+    class CardsAsSlowAsTheChange(Cards):
+        """Each redraw answers only once the change has reached the provider (or after
+        10 s): run before the change, as it used to, the first one would wait in vain."""
+
+        waited: list[bool] = []
+
+        def update(self, view: object) -> bool:
+            self.waited.append(applied.wait(10))
+            return super().update(view)  # type: ignore[arg-type]
+
+    cards = CardsAsSlowAsTheChange(WebClient(token=TOKEN, base_url=slack.api_url), wf)
+    provider.apply = recording_apply  # type: ignore[method-assign]
+    assert Executor(wf, Tenants(provider), cards).run(request_id)  # type: ignore[arg-type]
+    assert cards.waited[0] is True  # the "executing" redraw was still out when the change ran
+    assert wf.get(request_id).status.value == "succeeded"
+    assert any(
+        "executing" in json.dumps(c.args["blocks"]).lower() for c in slack.calls_to("chat.update")
+    )
