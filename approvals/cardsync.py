@@ -5,14 +5,31 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from approvals.models import ChangeRequest
+from approvals.models import ChangeRequest, Job, JobState
 from approvals.workflow_base import EXECUTED, RequestView, WorkflowBase
 
 __all__ = ["CardSync"]
 
 
 class CardSync(WorkflowBase):
-    """Keeping the UI card of each request in step, retried from the database."""
+    """Keeping the UI card of each request in step, retried from the database.
+
+    While a worker holds a live lease on a request's job, that worker keeps the card and
+    posts the result; retries leave such requests alone so that the card never shows a
+    later step before an earlier one, nor the result before the card says it is done."""
+
+    def _unleased(self) -> sa.ColumnElement[bool]:
+        """The request has no job whose worker is alive and working on it."""
+        live = (
+            select(Job.id)
+            .where(
+                col(Job.request_id) == col(ChangeRequest.id),
+                col(Job.state) == JobState.RUNNING.value,
+                col(Job.lease_expires_at) >= self._clock(),
+            )
+            .exists()
+        )
+        return sa.not_(live)
 
     def attach_card(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
         """Remember where the request's card is and which revision it shows."""
@@ -31,14 +48,17 @@ class CardSync(WorkflowBase):
                 .where(
                     col(ChangeRequest.card_ref).is_not(None),
                     col(ChangeRequest.card_revision) < col(ChangeRequest.revision),
+                    self._unleased(),
                 )
                 .order_by(col(ChangeRequest.id))
                 .limit(limit)
             ).all()
             return [self._view(s, r) for r in rows]
 
-    def mark_card_synced(self, request_id: int, revision: int) -> None:
-        """The card now shows ``revision`` (never moves backwards)."""
+    def mark_card_synced(self, request_id: int, revision: int) -> int:
+        """The card now shows ``revision`` (never moves backwards). Returns the request's
+        revision now: if it is later, the card was drawn from a stale view and must be
+        drawn again (another worker may have drawn the newer one before ours landed)."""
         with self.db.transaction() as s:
             s.execute(
                 sa.update(ChangeRequest)
@@ -47,6 +67,19 @@ class CardSync(WorkflowBase):
                     col(ChangeRequest.card_revision) < revision,
                 )
                 .values(card_revision=revision)
+            )
+            current = s.exec(
+                select(ChangeRequest.revision).where(col(ChangeRequest.id) == request_id)
+            ).first()
+            return revision if current is None else current
+
+    def mark_card_stale(self, request_id: int) -> None:
+        """The card may show an old revision: let the next sync redraw it."""
+        with self.db.transaction() as s:
+            s.execute(
+                sa.update(ChangeRequest)
+                .where(col(ChangeRequest.id) == request_id)
+                .values(card_revision=0)
             )
 
     def results_to_post(self, limit: int = 50) -> list[RequestView]:
@@ -58,6 +91,7 @@ class CardSync(WorkflowBase):
                     col(ChangeRequest.card_ref).is_not(None),
                     col(ChangeRequest.status).in_(EXECUTED),
                     col(ChangeRequest.result_posted).is_(False),
+                    self._unleased(),
                 )
                 .order_by(col(ChangeRequest.id))
                 .limit(limit)

@@ -14,6 +14,8 @@ __all__ = ["Cards"]
 
 log = logging.getLogger(__name__)
 
+REDRAW_ROUNDS = 3  # redraws of one card per update while its request keeps changing
+
 
 class Cards:
     """Keeps each request's card in Slack in step with the request."""
@@ -32,7 +34,25 @@ class Cards:
 
     def update(self, view: RequestView) -> bool:
         """Redraw the card. On failure the card stays out of date in the database, and
-        ``sync`` retries it later; the request itself is unaffected."""
+        ``sync`` retries it later; the request itself is unaffected.
+
+        Two workers may redraw one card at once, and Slack keeps whichever lands last. So
+        after each redraw the request's revision is read again, and a newer one is drawn
+        too: the last redraw to land is then always of the latest revision."""
+        for round_ in range(REDRAW_ROUNDS):
+            shown = view.request.revision
+            if not self._draw(view):
+                if round_:  # a stale drawing of ours may be what the card shows
+                    self.workflow.mark_card_stale(view.id)
+                return False
+            current = self.workflow.mark_card_synced(view.id, shown)
+            if current <= shown:
+                return True
+            view = self.workflow.get(view.id)
+        self.workflow.mark_card_stale(view.id)  # still moving: the housekeeper catches up
+        return False
+
+    def _draw(self, view: RequestView) -> bool:
         req = view.request
         if not req.card_channel or not req.card_ref:
             return False
@@ -44,7 +64,6 @@ class Cards:
         except (SlackApiError, OSError) as exc:
             log.warning("card update failed for request %s: %s", view.id, _reason(exc))
             return False
-        self.workflow.mark_card_synced(view.id, req.revision)
         return True
 
     def reply(self, view: RequestView, text: str) -> bool:

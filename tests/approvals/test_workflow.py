@@ -302,3 +302,42 @@ def test_sqlite_busy_waits_then_fails_cleanly(tmp_path) -> None:
     assert view.status is RequestStatus.PENDING and view.approvers == ()  # nothing half-written
     assert wf.approve(second, actor="UAPP1").approved_now  # and it works once the lock is gone
     db.dispose()
+
+
+def test_card_retries_leave_a_request_alone_while_its_worker_holds_the_job(db: Database) -> None:
+    clock = Clock()
+    wf = make(db, clock=clock)
+    request_id = submit(wf)
+    wf.attach_card(
+        request_id, channel="C1", ref="1.0", revision=wf.get(request_id).request.revision
+    )
+    wf.approve(request_id, actor="UAPP1")
+    job = wf.jobs.claim("w1")
+    assert job is not None and job.id is not None
+    wf.begin_execution(request_id)
+    wf.finish_execution(
+        request_id, [TargetRecord("a@x.test", True, "ok"), TargetRecord("b@x.test", True, "ok")]
+    )
+    # w1 is about to redraw the card and post the result: a retry now would race it
+    assert wf.cards_to_sync() == [] and wf.results_to_post() == []
+    clock.now += wf.jobs.lease + timedelta(seconds=1)  # w1 died: its lease ran out
+    assert [v.id for v in wf.cards_to_sync()] == [request_id]
+    assert [v.id for v in wf.results_to_post()] == [request_id]
+    clock.now -= wf.jobs.lease + timedelta(seconds=1)
+    wf.jobs.complete(job.id, "w1")  # w1 finished, but Slack was down for it
+    assert [v.id for v in wf.cards_to_sync()] == [request_id]
+    assert [v.id for v in wf.results_to_post()] == [request_id]
+
+
+def test_marking_a_card_synced_tells_whether_the_request_moved_on(db: Database) -> None:
+    wf = make(db)
+    request_id = submit(wf)
+    stale = wf.get(request_id).request.revision
+    wf.attach_card(request_id, channel="C1", ref="1.0", revision=stale)
+    wf.approve(request_id, actor="UAPP1")
+    latest = wf.get(request_id).request.revision
+    assert latest > stale
+    assert wf.mark_card_synced(request_id, stale) == latest
+    assert wf.mark_card_synced(request_id, latest) == latest
+    wf.mark_card_stale(request_id)
+    assert [v.id for v in wf.cards_to_sync()] == [request_id]
