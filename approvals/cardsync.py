@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from approvals.errors import RequestNotFound
 from approvals.models import ChangeRequest, Job, JobState
 from approvals.workflow_base import EXECUTED, RequestView, WorkflowBase
 
@@ -34,15 +35,17 @@ class CardSync(WorkflowBase):
     def attach_card(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
         """Remember where the request's card is and which revision it shows."""
         with self.db.transaction() as s:
-            request = self._lock(s, request_id)
-            request.card_channel = channel
-            request.card_ref = ref
-            request.card_revision = revision
-            s.add(request)
+            result = s.execute(
+                sa.update(ChangeRequest)
+                .where(col(ChangeRequest.id) == request_id)
+                .values(card_channel=channel, card_ref=ref, card_revision=revision)
+            )
+            if result.rowcount != 1:
+                raise RequestNotFound(f"There is no request #{request_id}.")
 
     def cards_to_sync(self, limit: int = 50) -> list[RequestView]:
         """Requests whose card shows an older revision than the request has."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             rows = s.exec(
                 select(ChangeRequest)
                 .where(
@@ -84,7 +87,7 @@ class CardSync(WorkflowBase):
 
     def results_to_post(self, limit: int = 50) -> list[RequestView]:
         """Finished requests whose result has not been posted in the card's thread yet."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             rows = s.exec(
                 select(ChangeRequest)
                 .where(

@@ -2,7 +2,8 @@
 
 Every write goes through ``Database.transaction()``, which serialises writers on SQLite
 (``BEGIN IMMEDIATE``) and lets callers lock rows on PostgreSQL (``SELECT … FOR UPDATE``), so
-that state changes are atomic under concurrency on both.
+that state changes are atomic under concurrency on both. Reads go through ``Database.read()``:
+one consistent snapshot that on SQLite does not wait for, nor hold up, a writer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlmodel import Session
 __all__ = ["Database", "normalise_url"]
 
 _SQLITE_BUSY_TIMEOUT_S = 30
+_READ_ONLY = "smtp_bot_read_only"  # execution option of the connections ``read()`` uses
 
 
 def normalise_url(url: str) -> str:
@@ -50,7 +52,9 @@ def _sqlite_engine(url: str, busy_timeout_s: float) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a reader's snapshot starts at its first SELECT (WAL: writers go on meanwhile)
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -81,6 +85,7 @@ class Database:
                 pool_size=pool_size,
                 connect_args=connect_args or {},
             )
+        self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,6 +95,16 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on any error."""
         with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries only, in one transaction: a consistent snapshot.
+
+        On SQLite it takes no write lock, so reads neither queue behind a writer nor delay
+        one (``transaction()`` begins IMMEDIATE, which would)."""
+        with Session(self._read_engine, expire_on_commit=False, autoflush=False) as session:
             with session.begin():
                 yield session
 

@@ -248,7 +248,7 @@ class Execution(WorkflowBase):
 
     def active_restrictions(self, tenant: str | None = None) -> list[RequestView]:
         """Timed restrictions still in force: their revert job is queued."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             query = (
                 select(ChangeRequest)
                 .join(Job, col(Job.request_id) == col(ChangeRequest.id))

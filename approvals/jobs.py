@@ -226,7 +226,7 @@ class JobQueue:
 
     def next_due(self) -> datetime | None:
         """When the earliest queued job or running lease falls due (for a worker's sleep)."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             queued = s.exec(
                 select(func.min(Job.run_at)).where(Job.state == JobState.QUEUED.value)
             ).one()
@@ -237,12 +237,12 @@ class JobQueue:
         return _aware(min(times)) if times else None
 
     def counts(self) -> dict[str, int]:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             rows = s.exec(select(Job.state, func.count()).group_by(Job.state)).all()
         return {state: int(n) for state, n in rows}
 
     def get(self, job_id: int) -> Job | None:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             return s.get(Job, job_id)
 
 

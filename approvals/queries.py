@@ -25,14 +25,14 @@ class Queries(WorkflowBase):
     """Read-only views of requests and the audit trail."""
 
     def get(self, request_id: int) -> RequestView:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             request = s.get(ChangeRequest, request_id)
             if request is None:
                 raise RequestNotFound(f"There is no request #{request_id}.")
             return self._view(s, request)
 
     def pending(self, tenant: str | None = None) -> list[RequestView]:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             query = select(ChangeRequest).where(ChangeRequest.status == RequestStatus.PENDING.value)
             if tenant is not None:
                 query = query.where(ChangeRequest.tenant == tenant)
@@ -46,7 +46,7 @@ class Queries(WorkflowBase):
             RequestStatus.APPROVED.value,
             RequestStatus.EXECUTING.value,
         )
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             rows = s.exec(
                 select(ChangeRequest)
                 .where(
@@ -62,13 +62,13 @@ class Queries(WorkflowBase):
         self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
     ) -> list[AuditEvent]:
         """Audit events, newest first."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             return audit.history(s, tenant=tenant, target=target, limit=limit)
 
     def count_events(self, *, actor: str, event: str, since: datetime) -> int:
         """How many ``event`` rows ``actor`` caused since ``since`` (rate limits, across
         every replica, because it counts in the database)."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             query = (
                 select(func.count())
                 .select_from(AuditEvent)

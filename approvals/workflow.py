@@ -97,8 +97,11 @@ class Workflow(Decisions, Execution, CardSync, Queries):
             )
             s.add(request)
             s.flush()
-            for position, target in enumerate(targets):
-                s.add(RequestTarget(request_id=request.id, position=position, target=target))
+            rows = [
+                RequestTarget(request_id=request.id, position=position, target=target)
+                for position, target in enumerate(targets)
+            ]
+            s.add_all(rows)
             audit.record(
                 s,
                 "requested",
@@ -114,7 +117,7 @@ class Workflow(Decisions, Execution, CardSync, Queries):
                 },
             )
             s.flush()
-            return self._view(s, request)
+            return RequestView(request=request, targets=tuple(rows), approvers=())  # as stored
 
     def refuse_input(self, *, actor: str, tenant: str | None, verb: str, problem: str) -> None:
         """Record a change command that was refused before any request existed."""

@@ -21,6 +21,7 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -82,12 +83,15 @@ def _fakes_main(args: argparse.Namespace) -> int:
     for i in range(args.mailboxes):
         whm.add_mailbox(mailbox(i, args.domains))
     suspends: dict[str, float] = {}
+    arrived = threading.Condition()
     handle = whm.handle
 
     def recording_handle(method: str, path: str, params: dict[str, str], auth: str) -> Any:
         # stamp on arrival, before the fake's latency: CLOCK_MONOTONIC is system-wide
         if params.get("cpanel.function") == "suspend_outgoing":
-            suspends.setdefault(params.get("email", ""), time.monotonic())
+            with arrived:
+                suspends.setdefault(params.get("email", ""), time.monotonic())
+                arrived.notify_all()
         return handle(method, path, params, auth)
 
     whm.handle = recording_handle  # type: ignore[method-assign]
@@ -102,7 +106,14 @@ def _fakes_main(args: argparse.Namespace) -> int:
                 whm_calls = Counter(c.function for c in whm.calls)
             _say({"slack": slack_calls, "whm": whm_calls})
         elif command == "suspends":
-            _say(dict(suspends))
+            with arrived:
+                _say(dict(suspends))
+        elif command.startswith("wait-suspend "):
+            # block here rather than have the bench poll: polling took CPU from the bot
+            _, box, timeout = command.split()
+            with arrived:
+                arrived.wait_for(lambda box=box: box in suspends, float(timeout))
+                _say({"at": suspends.get(box)})
         elif command.startswith("latency "):
             whm.latency_s = float(command.split()[1])
             _say({"ok": True})
@@ -152,6 +163,11 @@ class Fakes:
 
     def suspends(self) -> dict[str, float]:
         return self._ask("suspends")
+
+    def wait_suspend(self, box: str, timeout: float) -> float | None:
+        """When suspend_outgoing for ``box`` reached the fake WHM (CLOCK_MONOTONIC), waiting
+        up to ``timeout`` seconds for it; None if it did not come."""
+        return self._ask(f"wait-suspend {box} {timeout}")["at"]
 
     def set_latency(self, seconds: float) -> None:
         self._ask(f"latency {seconds}")

@@ -75,10 +75,36 @@ def make_requests(
         time.sleep(0.2)
 
 
+def settle(db: sa.Engine, request_id: int, timeout: float = 30.0) -> None:
+    """Wait until the request's change is finished and its result posted in the thread: the
+    last step of an approval. The clock is not running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT r.result_posted, "
+                    "(SELECT count(*) FROM job j WHERE j.request_id = r.id "
+                    "AND j.state IN ('queued', 'running') AND j.kind = 'execute') "
+                    "FROM change_request r WHERE r.id = :id"
+                ),
+                {"id": request_id},
+            ).one()
+        if row[0] and row[1] == 0:
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"request {request_id} did not finish within {timeout:.0f} s")
+
+
 def approve_all(
-    client: httpx.Client, url: str, fakes: Fakes, pending: list[tuple[int, str, str]]
+    client: httpx.Client,
+    url: str,
+    fakes: Fakes,
+    pending: list[tuple[int, str, str]],
+    db: sa.Engine | None = None,
 ) -> list[float]:
-    """Press Approve on each, one at a time; seconds from press to the suspend call."""
+    """Press Approve on each, one at a time; seconds from press to the suspend call. With
+    ``db``, each press waits until the previous approval's work is all done (isolated)."""
     latencies = []
     for request_id, box, ts in pending:
         body = approve_body(
@@ -90,15 +116,12 @@ def approve_all(
         headers = sign(body, int(time.time()))
         t0 = time.monotonic()
         client.post(url, content=body, headers=headers).raise_for_status()
-        deadline = t0 + 30
-        while True:
-            seen = fakes.suspends().get(box)
-            if seen is not None:
-                latencies.append(seen - t0)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no suspend_outgoing for {box} within 30 s")
-            time.sleep(0.002)
+        seen = fakes.wait_suspend(box, 30)
+        if seen is None:
+            raise RuntimeError(f"no suspend_outgoing for {box} within 30 s")
+        latencies.append(seen - t0)
+        if db is not None:
+            settle(db, request_id)
     return latencies
 
 
@@ -108,6 +131,13 @@ def main() -> int:
     parser.add_argument("--approvals", type=int, default=200, help="per rep and WHM latency")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--latencies", default="0.05,0", help="fake WHM seconds per call")
+    parser.add_argument(
+        "--back-to-back",
+        action="store_true",
+        help="press the next Approve as soon as the last suspend arrives, while the bot is "
+        "still finishing that approval (redrawing the card, posting the result); by default "
+        "each press waits until the previous approval is all done",
+    )
     parser.add_argument(
         "--worker",
         choices=("process", "thread"),
@@ -121,7 +151,9 @@ def main() -> int:
     total = args.approvals * args.reps * len(whm_latencies)
     print(
         f"# approve → provider call: {args.approvals} approvals per rep and WHM latency, "
-        f"{args.reps} rep(s), one press at a time; {machine()}",
+        f"{args.reps} rep(s), one press at a time, "
+        f"{'back to back' if args.back_to_back else 'each after the last is all done'}; "
+        f"{machine()}",
         flush=True,
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-approve-"))
@@ -142,7 +174,9 @@ def main() -> int:
                         fakes.set_latency(latency)
                         pending = make_requests(client, url, fakes, db, first, args.approvals)
                         first += args.approvals
-                        lat = approve_all(client, url, fakes, pending)
+                        lat = approve_all(
+                            client, url, fakes, pending, None if args.back_to_back else db
+                        )
                         results[latency].append(lat)
                         print(
                             f"  rep {rep + 1} WHM {latency * 1000:.0f} ms: "

@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def export(args: argparse.Namespace, db: Database) -> int:
-    with db.transaction() as session:
+    with db.read() as session:
         events = audit.history(session, since=args.since, limit=None, newest_first=False)
     chunks = audit.export(events, fmt=args.format)
     if args.output is None:

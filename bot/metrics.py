@@ -137,7 +137,7 @@ class DatabaseCollector(Collector):
             "smtp_bot_queue_oldest_due_seconds", "How long the longest-waiting due job has waited."
         )
         cr, job = ChangeRequest, Job
-        with self.rt.db.transaction() as s:
+        with self.rt.db.read() as s:
             for tenant, verb, status, n in s.exec(
                 select(cr.tenant, cr.verb, cr.status, func.count()).group_by(
                     cr.tenant, cr.verb, cr.status

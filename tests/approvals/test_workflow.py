@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -257,6 +258,15 @@ def test_postgres_connection_loss_is_survived(db: Database) -> None:
     assert wf.approve(first, actor="UAPP1").approved_now
 
 
+def _sqlite_file(tmp_path: Path, *, busy_timeout_s: float) -> tuple[Path, Database]:
+    """A migrated SQLite file, and a Database on it that waits ``busy_timeout_s`` for locks."""
+    path = tmp_path / "file.db"
+    seed = Database(f"sqlite:///{path}")
+    seed.upgrade()
+    seed.dispose()
+    return path, Database(f"sqlite:///{path}", sqlite_busy_timeout_s=busy_timeout_s)
+
+
 def test_sqlite_busy_waits_then_fails_cleanly(tmp_path) -> None:
     """Another process holding SQLite's write lock: a short hold is waited out; a long one
     makes the step fail with nothing half-written."""
@@ -265,13 +275,7 @@ def test_sqlite_busy_waits_then_fails_cleanly(tmp_path) -> None:
 
     import sqlalchemy as sa
 
-    from approvals.db import Database as Db
-
-    path = tmp_path / "busy.db"
-    seed = Db(f"sqlite:///{path}")
-    seed.upgrade()
-    seed.dispose()
-    db = Db(f"sqlite:///{path}", sqlite_busy_timeout_s=0.5)
+    path, db = _sqlite_file(tmp_path, busy_timeout_s=0.5)
     wf = make(db)
     first = submit(wf)
 
@@ -341,3 +345,25 @@ def test_marking_a_card_synced_tells_whether_the_request_moved_on(db: Database) 
     assert wf.mark_card_synced(request_id, latest) == latest
     wf.mark_card_stale(request_id)
     assert [v.id for v in wf.cards_to_sync()] == [request_id]
+
+
+def test_sqlite_reads_go_on_while_another_process_writes(tmp_path) -> None:
+    """Reads (cards, lists, rate counts, metrics) neither wait for nor block a writer."""
+    import sqlite3
+
+    path, db = _sqlite_file(tmp_path, busy_timeout_s=0.2)
+    wf = make(db)
+    request_id = submit(wf)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is in the middle of a write
+    other.execute("UPDATE change_request SET reason = 'changing' WHERE id = ?", (request_id,))
+    try:
+        view = wf.get(request_id)  # would fail with "database is locked" behind the writer
+        assert view.request.reason == "spam"  # the last committed state, not the half-write
+        assert [v.id for v in wf.pending()] == [request_id]
+        assert wf.count_events(actor="UREQ", event="requested", since=view.request.created_at)
+        assert wf.jobs.counts() == {}
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    db.dispose()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,7 +54,7 @@ def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeSlack, FakeWhm]]
         whm.stop()
 
 
-def _status(slack: FakeSlack, name: str) -> Task:
+def _status(slack: FakeSlack, name: str, **extra: str) -> Task:
     return Task.command(
         {
             "user_id": "U0ANY",
@@ -60,8 +62,20 @@ def _status(slack: FakeSlack, name: str) -> Task:
             "channel_id": "C0OPS",
             "text": "status acme a@acme.test",
             "response_url": slack.response_url(name),
+            **extra,
         }
     )
+
+
+@contextmanager
+def _ready_process(env: dict[str, str]) -> Iterator[WorkerProcess]:
+    """A started worker process that said ready; stopped cleanly at the end."""
+    process = WorkerProcess(child_argv(), env=env).start()
+    try:
+        assert process.wait_ready(30)
+        yield process
+    finally:
+        assert process.stop(30)
 
 
 def _answered(slack: FakeSlack, name: str) -> str:
@@ -123,12 +137,32 @@ def test_a_task_line_it_does_not_know_is_skipped(
     world: tuple[dict[str, str], FakeSlack, FakeWhm],
 ) -> None:
     env, slack, _whm = world
-    process = WorkerProcess(child_argv(), env=env).start()
-    try:
-        assert process.wait_ready(30)
+    with _ready_process(env) as process:
         process.submit(Task("no-such-kind", {}))
         process.submit(_status(slack, "next"))
         assert "a@acme.test" in _answered(slack, "next")  # the child carried on
         assert process.alive and process.restarts == 0
-    finally:
-        assert process.stop(30)
+
+
+def test_tasks_beyond_what_the_pipe_holds_all_arrive_and_never_block_the_sender(
+    world: tuple[dict[str, str], FakeSlack, FakeWhm],
+) -> None:
+    env, slack, _whm = world
+    with _ready_process(env) as process:
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGSTOP)  # the child reads nothing for now
+        try:
+            sender = threading.Thread(
+                target=lambda: [
+                    process.submit(_status(slack, f"big{n}", padding="x" * 6000))  # > 4 KiB
+                    for n in range(40)  # ~240 KB: several times what a pipe buffers
+                ]
+            )
+            sender.start()
+            sender.join(30)
+            assert not sender.is_alive(), "submit waited for the stopped child"
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        for n in range(40):
+            assert "a@acme.test" in _answered(slack, f"big{n}")
+        assert process.lost == 0
