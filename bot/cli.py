@@ -210,15 +210,16 @@ def _worker(args: argparse.Namespace, settings: Settings, config: AppConfig) -> 
         db = _open_db(settings)
         _ensure_schema(db)
         return run_worker(build_runtime(settings, config, db))
-    from bot.metrics import attach_metrics
+    from bot.metrics import attach_metrics, busy_threads_gauge
     from bot.worker_process import die_with_parent
 
     die_with_parent(args.child_of)
     if settings.worker_nice:
         os.nice(settings.worker_nice)  # acknowledgements first on a busy host
     runtime = build_runtime(settings, config, _open_db(settings))  # the bot upgraded it
-    attach_metrics(runtime)  # counted into the bot's directory (PROMETHEUS_MULTIPROC_DIR)
-    return run_worker(runtime, tasks=sys.stdin.buffer, ready=sys.stdout.buffer)
+    metrics = attach_metrics(runtime)  # counted into the bot's directory (PROMETHEUS_MULTIPROC_DIR)
+    busy = busy_threads_gauge(metrics)
+    return run_worker(runtime, tasks=sys.stdin.buffer, ready=sys.stdout.buffer, on_busy=busy.set)
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:

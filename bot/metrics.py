@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -39,6 +47,8 @@ __all__ = [
     "InstrumentedProvider",
     "Metrics",
     "attach_metrics",
+    "busy_threads_gauge",
+    "forget_process",
     "share_across_processes",
 ]
 
@@ -306,6 +316,24 @@ def attach_metrics(rt: Runtime) -> Metrics:
 
     rt.tenants.provider = provider  # type: ignore[method-assign]
     return metrics
+
+
+def busy_threads_gauge(metrics: Metrics) -> Gauge:
+    """The worker process's ``smtp_bot_worker_busy_threads``, which the bot's /metrics reads
+    from the shared directory (summed over live processes: a dead child's value goes with
+    ``forget_process``)."""
+    return Gauge(
+        "smtp_bot_worker_busy_threads",
+        "Worker threads running a job.",
+        multiprocess_mode="livesum",
+        registry=metrics.registry,
+    )
+
+
+def forget_process(pid: int) -> None:
+    """A worker process exited: drop its live gauges from the shared directory."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        multiprocess.mark_process_dead(pid)
 
 
 def share_across_processes() -> str:

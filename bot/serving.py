@@ -15,6 +15,7 @@ import logging
 import shutil
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -22,7 +23,7 @@ from starlette.applications import Starlette
 
 from bot.app import Runtime, build_slack_app
 from bot.background import Housekeeper
-from bot.metrics import attach_metrics, share_across_processes
+from bot.metrics import attach_metrics, forget_process, share_across_processes
 from bot.server import build_asgi_app
 from bot.tasks import Task, TaskError
 from bot.worker import Worker
@@ -63,19 +64,21 @@ class Beside:
         return self.worker is not None and not self.worker.alive
 
 
-def start_beside(rt: Runtime, mode: WorkerMode) -> Beside:
+def start_beside(
+    rt: Runtime, mode: WorkerMode, *, on_busy: Callable[[int], None] | None = None
+) -> Beside:
     """Start the worker (process or threads) and housekeeping as ``mode`` says. In ``process``
     mode call it before ``attach_metrics``: both processes then count into one place."""
     if mode == "process":
         metrics_dir = share_across_processes()
-        process = WorkerProcess(child_argv()).start()
+        process = WorkerProcess(child_argv(), on_exit=forget_process).start()
         rt.worker = rt.worker_process = process
         return Beside(process=process, metrics_dir=metrics_dir)
     housekeeper = start_housekeeper(rt)
-    return Beside(start_worker(rt) if mode == "thread" else None, housekeeper)
+    return Beside(start_worker(rt, on_busy=on_busy) if mode == "thread" else None, housekeeper)
 
 
-def start_worker(rt: Runtime) -> Worker:
+def start_worker(rt: Runtime, *, on_busy: Callable[[int], None] | None = None) -> Worker:
     """The job worker, as the settings say, registered on the runtime for /healthz."""
     settings = rt.settings
     worker = Worker(
@@ -83,6 +86,7 @@ def start_worker(rt: Runtime) -> Worker:
         rt.executor,
         concurrency=settings.worker_concurrency,
         poll_s=settings.worker_poll_s,
+        on_busy=on_busy,
     )
     rt.worker = worker
     return worker.start()
@@ -161,19 +165,26 @@ def serve_in_thread(app: Starlette, *, host: str, port: int) -> ThreadedServer:
     return server
 
 
-def run_worker(rt: Runtime, *, tasks: BinaryIO | None = None, ready: BinaryIO | None = None) -> int:
+def run_worker(
+    rt: Runtime,
+    *,
+    tasks: BinaryIO | None = None,
+    ready: BinaryIO | None = None,
+    on_busy: Callable[[int], None] | None = None,
+) -> int:
     """Run workers (and housekeeping) without the HTTP server until SIGINT/SIGTERM.
 
     As a bot's worker process: also carry out the ``Task`` lines read from ``tasks``, say
     ``ready`` on ``ready``, and stop when ``tasks`` closes (the bot is stopping or gone);
-    signals are the bot's to handle, so they are ignored here."""
+    signals are the bot's to handle, so they are ignored here. ``on_busy`` hears how many
+    worker threads are running a job, whenever that changes."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         if tasks is None:
             signal.signal(sig, lambda *_args: stop.set())
         else:
             signal.signal(sig, signal.SIG_IGN)
-    beside = start_beside(rt, "thread")
+    beside = start_beside(rt, "thread", on_busy=on_busy)
     if tasks is not None:
         _freeze_startup_objects()
         reader = threading.Thread(target=_read_tasks, args=(rt, tasks, stop), name="task-feed")

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -40,6 +41,7 @@ class Worker:
         concurrency: int = 2,
         poll_s: float = 30.0,
         name: str | None = None,
+        on_busy: Callable[[int], None] | None = None,
     ) -> None:
         self.queue = queue
         self.executor = executor
@@ -50,6 +52,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
+        self._on_busy = on_busy  # told the new count (a metric where /metrics is elsewhere)
         self._listener: threading.Thread | None = None
         self.last_beat = utcnow()
 
@@ -119,8 +122,7 @@ class Worker:
 
     def _run(self, job: Job) -> None:
         assert job.id is not None
-        with self._busy_lock:
-            self._busy += 1
+        self._count_busy(+1)
         try:
             self.executor.handle(job, worker=self.name)
         except Exception as exc:
@@ -128,8 +130,13 @@ class Worker:
             delay = timedelta(seconds=min(300, 5 * 2 ** min(job.attempts, 6)))
             self.queue.retry_later(job.id, self.name, error=type(exc).__name__, delay=delay)
         finally:
-            with self._busy_lock:
-                self._busy -= 1
+            self._count_busy(-1)
+
+    def _count_busy(self, change: int) -> None:
+        with self._busy_lock:
+            self._busy += change
+            if self._on_busy is not None:
+                self._on_busy(self._busy)
 
     def _listen(self) -> None:
         """Ring the doorbell on every NOTIFY from another process (PostgreSQL only)."""

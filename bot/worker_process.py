@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.tasks import Task
 
@@ -65,8 +65,10 @@ class WorkerProcess:
         *,
         env: Mapping[str, str] | None = None,
         restart_delay_s: tuple[float, float] = (1.0, 30.0),
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
         self.argv = list(argv)
+        self.on_exit = on_exit  # told the PID of each child that exited
         self.env = dict(env) if env is not None else None
         self.restart_delay_s = restart_delay_s
         self.restarts = 0
@@ -184,6 +186,8 @@ class WorkerProcess:
             self._read_control(proc)
             code = proc.wait()
             self._ready.clear()
+            if self.on_exit is not None:
+                self.on_exit(proc.pid)
             if self._stopping.is_set():
                 return
             if time.monotonic() - started > 60.0:

@@ -99,9 +99,8 @@ def _samples(text: str) -> dict[tuple[str, frozenset], float]:
     }
 
 
-def test_socket_mode_end_to_end_then_sigterm(env: Env, tmp_path: Path) -> None:
-    slack, ws = env.slack, env.slack.socket
-    port = _free_port()
+def _start_socket_bot(env: Env, tmp_path: Path, port: int) -> tuple[subprocess.Popen, Path]:
+    """The real ``smtp-bot socket`` process, logging JSON lines to a file."""
     log_path = tmp_path / "bot.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -121,10 +120,19 @@ def test_socket_mode_end_to_end_then_sigterm(env: Env, tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
     try:
-        try:
-            ws.wait_connected()
-        except AssertionError:
-            raise AssertionError(log_path.read_text()) from None
+        env.slack.socket.wait_connected()
+    except AssertionError:
+        process.kill()
+        process.wait()
+        raise AssertionError(log_path.read_text()) from None
+    return process, log_path
+
+
+def test_socket_mode_end_to_end_then_sigterm(env: Env, tmp_path: Path) -> None:
+    slack, ws = env.slack, env.slack.socket
+    port = _free_port()
+    process, log_path = _start_socket_bot(env, tmp_path, port)
+    try:
         (opened,) = slack.calls_to("apps.connections.open")
         assert opened.authorized  # with the app-level token, through SLACK_API_URL
 
@@ -193,6 +201,40 @@ def test_socket_mode_end_to_end_then_sigterm(env: Env, tmp_path: Path) -> None:
     assert any(m.startswith("finished: succeeded") for m in executed), executed
     for secret in (APP_TOKEN, BOT_TOKEN, WHM_TOKEN):
         assert secret not in output
+
+
+@pytest.mark.parametrize("reason", ["refresh_requested", None])
+def test_the_bot_reconnects_when_slack_ends_the_connection(
+    env: Env, tmp_path: Path, reason: str | None
+) -> None:
+    """Slack ends Socket Mode connections (about hourly, on deploys: a ``disconnect``
+    message), and networks drop them without a word (None). Either way the bot opens a new
+    one with ``apps.connections.open`` and goes on answering, without a restart."""
+    slack, ws = env.slack, env.slack.socket
+    process, log_path = _start_socket_bot(env, tmp_path, _free_port())
+    try:
+        ws.disconnect(reason)
+        try:
+            ws.wait_connections(2, timeout=60)
+        except AssertionError:
+            raise AssertionError(log_path.read_text()) from None
+        assert len(slack.calls_to("apps.connections.open")) >= 2
+        assert process.poll() is None
+
+        help_url = slack.response_url("after-reconnect")
+        ws.wait_for_ack(
+            ws.send("slash_commands", slash_command("help", user="U0REQ", response_url=help_url))
+        )
+        reply = slack.wait_for_call("response_url", lambda c: c.path.endswith("/after-reconnect"))
+        assert "/smtp disable" in reply.args["text"]
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert APP_TOKEN not in log_path.read_text()
 
 
 def test_missing_app_token_is_a_config_error(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,7 +116,10 @@ def test_a_worker_process_that_dies_is_started_again(
     world: tuple[dict[str, str], FakeSlack, FakeWhm],
 ) -> None:
     env, slack, _whm = world
-    process = WorkerProcess(child_argv(), env=env, restart_delay_s=(0.2, 1.0)).start()
+    exited: list[int] = []
+    process = WorkerProcess(
+        child_argv(), env=env, restart_delay_s=(0.2, 1.0), on_exit=exited.append
+    ).start()
     try:
         assert process.wait_ready(30)
         first = process.pid
@@ -127,6 +130,7 @@ def test_a_worker_process_that_dies_is_started_again(
             assert time.monotonic() < deadline, "not restarted"
             time.sleep(0.05)
         assert process.pid != first
+        assert exited == [first]  # its live metrics are dropped (forget_process)
         process.submit(_status(slack, "after"))
         assert "a@acme.test" in _answered(slack, "after")
     finally:

@@ -15,6 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import (
+    APPROVER,
     BOT_TOKEN,
     OUTSIDER,
     WHM_TOKEN,
@@ -24,6 +25,7 @@ from tests.e2e.conftest import (
     launch,
     stop,
 )
+from tests.e2e.test_walking_skeleton import _request
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.whm import FakeWhm
 
@@ -78,6 +80,39 @@ def test_the_worker_process_counts_into_the_bots_metrics(bot: Bot) -> None:
     assert _status_calls(bot.url) == before + 1  # observed in the child, scraped from serve
     health = httpx.get(f"{bot.url}/healthz", timeout=5).json()
     assert health["worker"] == "ok"
+
+
+def _busy_threads(url: str) -> float | None:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "smtp_bot_worker_busy_threads":
+                return sample.value
+    return None
+
+
+def _wait_busy(url: str, value: float, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := _busy_threads(url)) != value:
+        assert time.monotonic() < deadline, f"busy worker threads: {seen}, not {value}"
+        time.sleep(0.05)
+
+
+def test_the_worker_process_reports_its_busy_threads(bot: Bot) -> None:
+    bot.whm.add_account("slowacct", "slow.test")
+    bot.whm.add_mailbox("s@slow.test")
+    request_id, channel, ts = _request(bot, "disable acme s@slow.test --reason load")
+    _wait_busy(bot.url, 0)  # idle, and reported by the child through serve's /metrics
+    bot.whm.latency_s = 1.0  # the change takes a while: a thread stays busy meanwhile
+    try:
+        bot.sender.press(
+            "smtp_approve", str(request_id), user=APPROVER, channel=channel, message_ts=ts
+        )
+        _wait_busy(bot.url, 1)
+    finally:
+        bot.whm.latency_s = 0.0
+    _wait_busy(bot.url, 0)
+    assert bot.query(f"SELECT status FROM change_request WHERE id={request_id}") == [("succeeded",)]
 
 
 @contextmanager

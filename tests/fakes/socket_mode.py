@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ class FakeSocketMode:
         self.acks: dict[str, dict[str, Any]] = {}
         self.received: list[dict[str, Any]] = []
         self.connections: list[ServerConnection] = []
+        self.opened = 0
         self.closed = 0
         self._cond = threading.Condition()
         self._server: Server = serve(self._serve, "127.0.0.1", 0, compression=None)
@@ -56,6 +58,7 @@ class FakeSocketMode:
         conn.send(json.dumps(hello))
         with self._cond:
             self.connections.append(conn)
+            self.opened += 1
             self._cond.notify_all()
         try:
             for raw in conn:
@@ -65,7 +68,7 @@ class FakeSocketMode:
                     if "envelope_id" in message:
                         self.acks[message["envelope_id"]] = message
                     self._cond.notify_all()
-        except ConnectionClosed:
+        except (ConnectionClosed, OSError):
             pass
         finally:
             with self._cond:
@@ -103,6 +106,27 @@ class FakeSocketMode:
             conn = self.connections[-1]
         conn.send(json.dumps(envelope))
         return envelope_id
+
+    def disconnect(self, reason: str | None) -> None:
+        """End the app's connection as Slack does: a ``disconnect`` message (``reason``:
+        refresh_requested, link_disabled) and a close; with None, the TCP connection
+        just drops, as when a network path dies, with no message and no close frame."""
+        with self._cond:
+            conn = self.connections[-1]
+        if reason is None:
+            conn.socket.shutdown(socket.SHUT_RDWR)
+            return
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+        conn.send(json.dumps(message))
+        conn.close()
+
+    def wait_connections(self, opened: int, timeout: float = 30.0) -> None:
+        """Until the app has opened ``opened`` connections in all and one of them is live."""
+        self._wait(
+            lambda: self.opened >= opened and bool(self.connections),
+            timeout,
+            f"connection number {opened}",
+        )
 
     def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
         self._wait(lambda: envelope_id in self.acks, timeout, f"the ack of {envelope_id}")
