@@ -187,7 +187,10 @@ class WorkerProcess:
             code = proc.wait()
             self._ready.clear()
             if self.on_exit is not None:
-                self.on_exit(proc.pid)
+                try:
+                    self.on_exit(proc.pid)
+                except Exception:  # the supervisor must outlive a failing hook
+                    log.exception("after worker process %s exited", proc.pid)
             if self._stopping.is_set():
                 return
             if time.monotonic() - started > 60.0:
