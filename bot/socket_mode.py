@@ -28,6 +28,10 @@ __all__ = ["build_socket_app", "run_socket"]
 
 log = logging.getLogger(__name__)
 
+# slack_sdk drops a connection after four pings without a pong and then opens a new one: a
+# connection that died without a word is replaced after ~12 s, not Bolt's default ~40 s.
+PING_INTERVAL_S = 3.0
+
 
 def build_socket_app(rt: Runtime) -> App:
     """The Bolt app for Socket Mode: same listeners, no request signature to verify."""
@@ -52,7 +56,11 @@ def _handler(rt: Runtime, app: App) -> SocketModeHandler:
         raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token")
     # rt.client honours SLACK_API_URL, so apps.connections.open goes where the Web API does.
     return SocketModeHandler(
-        app, app_token=token.get_secret_value(), web_client=rt.client, logger=log
+        app,
+        app_token=token.get_secret_value(),
+        web_client=rt.client,
+        logger=log,
+        ping_interval=PING_INTERVAL_S,
     )
 
 
