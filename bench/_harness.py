@@ -72,7 +72,7 @@ def mailbox(i: int, domains: int) -> str:
 
 
 def _fakes_main(args: argparse.Namespace) -> int:
-    """Serve FakeSlack + FakeWhm until stdin closes; answer 'stats' / 'suspends' lines."""
+    """Serve FakeSlack + FakeWhm until stdin closes; answer 'stats' / 'wait-suspend' lines."""
     from tests.fakes.slack_api import FakeSlack
     from tests.fakes.whm import FakeWhm
 
@@ -105,9 +105,6 @@ def _fakes_main(args: argparse.Namespace) -> int:
             with whm._lock:
                 whm_calls = Counter(c.function for c in whm.calls)
             _say({"slack": slack_calls, "whm": whm_calls})
-        elif command == "suspends":
-            with arrived:
-                _say(dict(suspends))
         elif command.startswith("wait-suspend "):
             # block here rather than have the bench poll: polling took CPU from the bot
             _, box, timeout = command.split()
@@ -160,9 +157,6 @@ class Fakes:
 
     def stats(self) -> dict[str, dict[str, int]]:
         return self._ask("stats")
-
-    def suspends(self) -> dict[str, float]:
-        return self._ask("suspends")
 
     def wait_suspend(self, box: str, timeout: float) -> float | None:
         """When suspend_outgoing for ``box`` reached the fake WHM (CLOCK_MONOTONIC), waiting

@@ -57,17 +57,19 @@ def _gone(pid: int, timeout: float) -> bool:
     return False
 
 
-def _status_calls(url: str) -> float:
+def _sample(url: str, name: str, **labels: str) -> float | None:
+    """The value of sample ``name`` with ``labels`` in the bot's /metrics; None if absent."""
     text = httpx.get(f"{url}/metrics", timeout=5).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if (
-                sample.name == "smtp_bot_provider_call_duration_seconds_count"
-                and sample.labels.get("operation") == "status"
-                and sample.labels.get("tenant") == "acme"
-            ):
+            if sample.name == name and labels.items() <= sample.labels.items():
                 return sample.value
-    return 0.0
+    return None
+
+
+def _status_calls(url: str) -> float:
+    count = "smtp_bot_provider_call_duration_seconds_count"
+    return _sample(url, count, operation="status", tenant="acme") or 0.0
 
 
 def test_the_worker_process_counts_into_the_bots_metrics(bot: Bot) -> None:
@@ -82,18 +84,9 @@ def test_the_worker_process_counts_into_the_bots_metrics(bot: Bot) -> None:
     assert health["worker"] == "ok"
 
 
-def _busy_threads(url: str) -> float | None:
-    text = httpx.get(f"{url}/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "smtp_bot_worker_busy_threads":
-                return sample.value
-    return None
-
-
 def _wait_busy(url: str, value: float, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while (seen := _busy_threads(url)) != value:
+    while (seen := _sample(url, "smtp_bot_worker_busy_threads")) != value:
         assert time.monotonic() < deadline, f"busy worker threads: {seen}, not {value}"
         time.sleep(0.05)
 
