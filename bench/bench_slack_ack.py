@@ -2,16 +2,19 @@
 
 Both apps run as separate processes on the same stack (Starlette + uvicorn, Bolt dispatch on
 a thread as bot/server.py does it) and post to the same loopback fake Slack; ours is the real
-``smtp-bot serve`` (SQLite, in-process worker) with a WHM tenant on the loopback fake WHM
+``smtp-bot serve`` (SQLite, its worker process) with a WHM tenant on the loopback fake WHM
 (``--whm-latency`` per call, default 50 ms, as a stand-in for a remote cpsrvd). The load is
-signed slash commands from one asyncio/httpx process at concurrency 1, 10 and 50 (closed
-loop: each of N clients sends its next command when the previous one is answered); the time
-measured is send → HTTP response (the ack). Mix: 80% ``disable acme user@…`` (the live check
+signed slash commands from one asyncio process at concurrency 1, 10 and 50 (closed loop:
+each of N clients sends its next command when the previous one is answered) over keep-alive
+connections, by the lean client in ``_loadgen.py`` (``--loadgen httpx``: httpx's AsyncClient,
+which costs 3-5 ms of CPU per request on the cores the apps share); the time measured is
+send → HTTP response (the ack). Mix: 80% ``disable acme user@…`` (the live check
 on WHM runs after the ack), 10% ``status``, 10% invalid input (refused in the ack). The bare
 app gets the same bodies, acks and posts one message. Blocks alternate bare/ours, and each
 block waits until the previous app's after-ack work has drained.
 
     /work/venv/bin/python bench/bench_slack_ack.py [--quick] [--requests 1000] [--reps 3]
+        [--loadgen raw|httpx]
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from _harness import (  # noqa: E402
     table,
     write_config,
 )
+from _loadgen import build_request, run_closed_loop  # noqa: E402
 
 LEVELS = (1, 10, 50)
 
@@ -100,7 +104,12 @@ def expected_after_ack(texts: list[str]) -> int:
 
 
 async def fire(
-    url: str, texts: list[str], start: int, response_base: str, concurrency: int
+    url: str,
+    texts: list[str],
+    start: int,
+    response_base: str,
+    concurrency: int,
+    loadgen: str = "raw",
 ) -> tuple[list[float], float, int]:
     """Send the commands from ``concurrency`` clients; (ack latencies, wall seconds, errors)."""
     now = int(time.time())
@@ -110,6 +119,10 @@ async def fire(
             text, user=f"U0B{n % 200:03d}", response_url=f"{response_base}r{n}", n=n
         )
         requests.append((body, sign(body, now)))
+    if loadgen == "raw":
+        raw = [build_request(url, body, headers) for body, headers in requests]
+        result = await run_closed_loop(url, raw, concurrency)
+        return result.latencies, result.wall_s, result.errors
     latencies: list[float] = []
     errors = 0
     queue = iter(requests)
@@ -146,7 +159,10 @@ def wait_count(fakes: Fakes, side: str, name: str, target: int, cap_s: float = 3
 class Apps:
     """The fakes, ours and the bare app, started once for the whole run."""
 
-    def __init__(self, workdir: Path, whm_latency: float, worker: str = "process") -> None:
+    def __init__(
+        self, workdir: Path, whm_latency: float, worker: str = "process", loadgen: str = "raw"
+    ) -> None:
+        self.loadgen = loadgen
         self.fakes = Fakes(whm_latency=whm_latency)
         self.procs = []
         try:
@@ -181,7 +197,7 @@ class Apps:
         gc.disable()  # the load generator must not pause the requests it times
         try:
             latencies, wall, errors = asyncio.run(
-                fire(url, texts, self.sent, self.response_base, concurrency)
+                fire(url, texts, self.sent, self.response_base, concurrency, self.loadgen)
             )
         finally:
             gc.enable()
@@ -202,11 +218,12 @@ def run(
     apps: Apps | None = None,
     worker: str = "process",
     load_nice: int = 0,
+    loadgen: str = "raw",
 ) -> list[Block]:
     """All blocks: per rep and level, bare and ours back to back, their order alternating."""
     own = apps is None
     workdir = Path(tempfile.mkdtemp(prefix="bench-ack-"))
-    apps = apps or Apps(workdir, whm_latency, worker)
+    apps = apps or Apps(workdir, whm_latency, worker, loadgen)
     if load_nice:  # this process only: the apps and the fakes were started before, at 0
         os.setpriority(os.PRIO_PROCESS, 0, load_nice)
     blocks: list[Block] = []
@@ -301,6 +318,12 @@ def main() -> int:
         "Slack's clients have machines of their own, so the apps' background work should "
         "not delay the sending and timing of requests (negative values need root)",
     )
+    parser.add_argument(
+        "--loadgen",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="the load generator's HTTP client: raw (bench/_loadgen.py, default) or httpx",
+    )
     args = parser.parse_args()
     if args.quick:
         args.requests, args.reps = 300, 1
@@ -308,7 +331,8 @@ def main() -> int:
     print(
         f"# slash-command ack: {args.requests} requests per app/level/rep, {args.reps} rep(s), "
         f"WHM {args.whm_latency * 1000:.0f} ms/call; {machine()}"
-        + f"; ours: serve --worker {args.worker}; load generator niceness {args.load_nice}",
+        + f"; ours: serve --worker {args.worker}; load generator {args.loadgen}, "
+        + f"niceness {args.load_nice}",
         flush=True,
     )
     blocks = run(
@@ -319,6 +343,7 @@ def main() -> int:
         on_block=lambda b: print(block_line(b), flush=True),
         worker=args.worker,
         load_nice=args.load_nice,
+        loadgen=args.loadgen,
     )
     print()
     print(f"Medians over {args.reps} rep(s):\n")
