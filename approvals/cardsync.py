@@ -93,7 +93,7 @@ class CardSync(WorkflowBase):
                 .where(
                     col(ChangeRequest.card_ref).is_not(None),
                     col(ChangeRequest.status).in_(EXECUTED),
-                    col(ChangeRequest.result_posted).is_(False),
+                    sa.not_(col(ChangeRequest.result_posted)),  # as ix_..._result_unposted says
                     self._unleased(),
                 )
                 .order_by(col(ChangeRequest.id))

@@ -100,6 +100,22 @@ class ChangeRequest(SQLModel, table=True):
     """One requested change: a verb on one or more targets of one tenant."""
 
     __tablename__ = "change_request"
+    __table_args__ = (
+        # what housekeeping looks for on every tick: small, however many requests there are
+        sa.Index(
+            "ix_change_request_card_stale",
+            "id",
+            postgresql_where=sa.text("card_revision < revision"),
+            sqlite_where=sa.text("card_revision < revision"),
+        ),
+        sa.Index(
+            "ix_change_request_result_unposted",
+            "status",
+            "id",
+            postgresql_where=sa.text("NOT result_posted"),
+            sqlite_where=sa.text("result_posted = 0"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant: str = Field(max_length=64, index=True)
@@ -220,6 +236,8 @@ class AuditEvent(SQLModel, table=True):
     """Append-only audit trail. The code has no path that updates or deletes a row."""
 
     __tablename__ = "audit_event"
+    # the rate limit counts one user's recent requests on every change command
+    __table_args__ = (sa.Index("ix_audit_event_actor_event_at", "actor", "event", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=_tz(), index=True)

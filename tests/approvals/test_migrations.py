@@ -86,3 +86,24 @@ def test_0004_adds_partial_claim_indexes(tmp_path) -> None:
     names = {i["name"] for i in sa.inspect(db.engine).get_indexes("job")}
     assert "ix_job_queued_due" not in names
     db.dispose()
+
+
+def test_0005_adds_the_scan_indexes_and_rolls_back(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+    db.upgrade("0005")
+    inspector = sa.inspect(db.engine)
+    requests = {i["name"] for i in inspector.get_indexes("change_request")}
+    events = {i["name"] for i in inspector.get_indexes("audit_event")}
+    assert {"ix_change_request_card_stale", "ix_change_request_result_unposted"} <= requests
+    assert "ix_audit_event_actor_event_at" in events
+    db.downgrade("0004")
+    inspector = sa.inspect(db.engine)
+    assert "ix_change_request_card_stale" not in {
+        i["name"] for i in inspector.get_indexes("change_request")
+    }
+    assert "ix_audit_event_actor_event_at" not in {
+        i["name"] for i in inspector.get_indexes("audit_event")
+    }
+    db.dispose()
