@@ -39,6 +39,7 @@ from _harness import (  # noqa: E402
     Fakes,
     bot_env,
     command_body,
+    cpu_s,
     cpu_s_of,
     family,
     launch_bare,
@@ -69,6 +70,8 @@ class Block:
     expected: int
     drain_s: float  # time from the last ack until the after-ack work was done
     cpu_s: float  # the app process's CPU over the block and its drain
+    loadgen_cpu_s: float  # this process's CPU over the block (building, signing, sending)
+    fakes_cpu_s: float  # the fakes process's CPU over the block and its drain
 
     @property
     def p50_ms(self) -> float:
@@ -193,20 +196,25 @@ class Apps:
         pid = (self.ours_proc if app == "ours" else self.bare_proc).pid
         procs = family(pid)
         cpu0 = cpu_s_of(procs)
+        fakes0 = cpu_s(self.fakes.proc.pid)
         gc.collect()
         gc.disable()  # the load generator must not pause the requests it times
+        load0 = time.process_time()
         try:
             latencies, wall, errors = asyncio.run(
                 fire(url, texts, self.sent, self.response_base, concurrency, self.loadgen)
             )
         finally:
             gc.enable()
+        load_cpu = time.process_time() - load0
         t_end = time.monotonic()
         self.sent += n
         seen = wait_count(self.fakes, side, name, before + expected) - before
         drain = time.monotonic() - t_end
         cpu = cpu_s_of(procs) - cpu0
-        return Block(app, concurrency, latencies, wall, errors, seen, expected, drain, cpu)
+        fakes_cpu = cpu_s(self.fakes.proc.pid) - fakes0
+        counts = (errors, seen, expected, drain)
+        return Block(app, concurrency, latencies, wall, *counts, cpu, load_cpu, fakes_cpu)
 
 
 def run(
@@ -293,7 +301,9 @@ def block_line(b: Block) -> str:
         f"  {b.app:4} c={b.concurrency:<3} n={len(b.latencies)} p50={b.p50_ms:.1f}ms "
         f"p99={b.p99_ms:.1f}ms {b.rps:.0f} req/s errors={b.errors} "
         f"after-ack done {b.drained}/{b.expected} ({b.drain_s:.1f}s after the last ack), "
-        f"app CPU {b.cpu_s / len(b.latencies) * 1000:.1f} ms/command"
+        f"app CPU {b.cpu_s / len(b.latencies) * 1000:.1f} ms/command; load generator "
+        f"{b.loadgen_cpu_s / len(b.latencies) * 1000:.2f}, fakes "
+        f"{b.fakes_cpu_s / len(b.latencies) * 1000:.2f} ms/command"
     )
 
 
