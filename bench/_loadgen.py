@@ -61,8 +61,12 @@ class _Connection(asyncio.Protocol):
             length = 0
             for line in bytes(self._buffer[:end]).split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"transfer-encoding":  # framing this reader does not do
+                    self._fail(f"unsupported Transfer-Encoding: {value.strip().decode()}")
+                    return
             self._need = end + 4 + length
         if len(self._buffer) >= self._need and self._waiter and not self._waiter.done():
             status = int(self._buffer[9:12])
@@ -71,8 +75,13 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_result(status)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._fail("connection lost")
+
+    def _fail(self, why: str) -> None:
         if self._waiter and not self._waiter.done():
-            self._waiter.set_exception(ConnectionError("connection lost"))
+            self._waiter.set_exception(ConnectionError(why))
+        if self.transport is not None:
+            self.transport.close()
 
     async def exchange(self, request: bytes) -> int:
         assert self.transport is not None
