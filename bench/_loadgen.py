@@ -1,10 +1,11 @@
 """A lean closed-loop HTTP/1.1 load generator for the ack benchmark.
 
-Why not httpx: at a few hundred requests per second httpx's AsyncClient spent 3-5 ms of CPU
+Why not httpx: at a few hundred requests per second httpx's AsyncClient spent 3-9 ms of CPU
 per request in the load generator alone (more than either app's own ack), on the same two
 cores as the apps, so the bench mostly measured the load generator queueing its own events.
 This one sends pre-built request bytes over keep-alive connections and reads just the status
-line, the headers and ``Content-Length`` bytes of body: tens of microseconds per request.
+line, the headers and ``Content-Length`` bytes of body: 0.15-0.3 ms of CPU per request,
+building and signing the requests included.
 Both apps get the same generator and the same bodies.
 """
 

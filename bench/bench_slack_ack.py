@@ -7,7 +7,7 @@ a thread as bot/server.py does it) and post to the same loopback fake Slack; our
 signed slash commands from one asyncio process at concurrency 1, 10 and 50 (closed loop:
 each of N clients sends its next command when the previous one is answered) over keep-alive
 connections, by the lean client in ``_loadgen.py`` (``--loadgen httpx``: httpx's AsyncClient,
-which costs 3-5 ms of CPU per request on the cores the apps share); the time measured is
+which costs 3-9 ms of CPU per request on the cores the apps share); the time measured is
 send → HTTP response (the ack). Mix: 80% ``disable acme user@…`` (the live check
 on WHM runs after the ack), 10% ``status``, 10% invalid input (refused in the ack). The bare
 app gets the same bodies, acks and posts one message. Blocks alternate bare/ours, and each
