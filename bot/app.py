@@ -29,6 +29,7 @@ from bot.membership import SlackMembership
 from bot.notify import ApproverNotifier
 from bot.service import CommandService
 from bot.settings import Settings
+from bot.slack_http import KeepAliveWebClient
 from bot.tasks import Task
 from bot.tasks import run as run_task
 from bot.tenants import TenantRegistry
@@ -87,7 +88,7 @@ class Runtime:
 
 def _web_client(settings: Settings) -> WebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
+    return KeepAliveWebClient(
         token=token,
         base_url=settings.slack_base_url,
         timeout=10,

@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Respond
-
 from approvals import WorkflowError
 from bot import decisions, grammar
 from bot.access import AccessDenied, Origin
 from bot.errors import CommandError
 from bot.messages import help_text
 from bot.reports import history_text, pending_text
+from bot.slack_http import Responder
 from bot.views import escape
 
 if TYPE_CHECKING:
@@ -24,7 +23,9 @@ __all__ = ["run"]
 log = logging.getLogger(__name__)
 
 
-def run(rt: Runtime, parsed: grammar.Command, command: dict[str, Any], *, respond: Respond) -> None:
+def run(
+    rt: Runtime, parsed: grammar.Command, command: dict[str, Any], *, respond: Responder
+) -> None:
     """Runs after the ack for commands that need the database or a back end."""
     actor = command["user_id"]
     if isinstance(parsed, grammar.Help):
@@ -68,7 +69,7 @@ def _visible(rt: Runtime, origin: Origin) -> tuple[list[str], set[str]]:
     return tenants, verbs
 
 
-def _status(rt: Runtime, parsed: grammar.Status, respond: Respond) -> None:
+def _status(rt: Runtime, parsed: grammar.Status, respond: Responder) -> None:
     try:
         report = rt.service.status(parsed)
     except CommandError as exc:
@@ -83,7 +84,9 @@ def _status(rt: Runtime, parsed: grammar.Status, respond: Respond) -> None:
     respond(response_type="ephemeral", text="\n".join(lines))
 
 
-def _change(rt: Runtime, parsed: grammar.Change, command: dict[str, Any], respond: Respond) -> None:
+def _change(
+    rt: Runtime, parsed: grammar.Change, command: dict[str, Any], respond: Responder
+) -> None:
     actor = command["user_id"]
     origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
     try:

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Respond
-
 from bot import commands, decisions, grammar
 from bot.access import Origin
 from bot.errors import BotError
 from bot.logs import current_request_id, log_context
+from bot.slack_http import Responder
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -125,8 +124,8 @@ def _tell_failure(rt: Runtime, task: Task, ref: str) -> None:
         log.warning("could not tell the person about error %s", ref)
 
 
-def _respond(args: dict[str, Any]) -> Respond:
-    return Respond(response_url=str(args["response_url"]))
+def _respond(args: dict[str, Any]) -> Responder:
+    return Responder(str(args["response_url"]))
 
 
 def _press(args: dict[str, Any]) -> decisions.Press:

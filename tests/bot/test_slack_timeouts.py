@@ -9,10 +9,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from slack_sdk import WebClient
 
 from approvals import Database, TenantPolicy, Workflow
 from bot.cards import Cards
+from bot.slack_http import KeepAliveWebClient as WebClient  # the client the bot uses
 from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "xoxb-timeout-test"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,8 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self.connections = 0  # TCP connections accepted: a client that keeps them alive opens few
+        self._open: set[socket.socket] = set()
         self._ts = itertools.count(1)
         self._lock = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -103,6 +106,16 @@ class FakeSlack:
             self._failures.setdefault(method, []).append(
                 _Failure(status, error, retry_after, count)
             )
+
+    def drop_connections(self) -> None:
+        """Close every open client connection, as a server does with idle kept-alive ones."""
+        with self._lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue
 
     def calls_to(self, method: str) -> list[SlackCall]:
         with self._lock:
@@ -204,6 +217,17 @@ class FakeSlack:
 
             def log_message(self, *_args: object) -> None:
                 return
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake.connections += 1
+                    fake._open.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._open.discard(self.connection)
+                super().finish()
 
             def _send(self, status: int, body: dict[str, Any] | str, headers=None) -> None:
                 data = (body if isinstance(body, str) else json.dumps(body)).encode()
