@@ -214,6 +214,9 @@ class FakeSlack:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: on a kept connection, without this the
+            # body waits ~40 ms for the client's delayed ACK of the headers
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: object) -> None:
                 return
