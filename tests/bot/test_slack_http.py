@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
+from urllib.error import URLError
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -143,3 +144,16 @@ def test_responder_posts_what_bolts_respond_posts(slack: FakeSlack) -> None:
         {"text": "second"},
     ]
     assert slack.connections == 1
+
+
+def test_a_proxy_still_goes_through_slack_sdks_own_path(slack: FakeSlack) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: a proxy that is down
+    client = KeepAliveWebClient(
+        token=TOKEN, base_url=slack.api_url, proxy=f"http://127.0.0.1:{port}", retry_handlers=[]
+    )
+    with pytest.raises(URLError):
+        client.chat_postMessage(channel="C1", text="x")
+    assert slack.calls_to("chat.postMessage") == []  # it went to the proxy, not around it
