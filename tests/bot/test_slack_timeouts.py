@@ -12,7 +12,7 @@ import pytest
 
 from approvals import Database, TenantPolicy, Workflow
 from bot.cards import Cards
-from bot.slack_http import KeepAliveWebClient as WebClient  # the client the bot uses
+from bot.slack_http import KeepAliveWebClient
 from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "xoxb-timeout-test"
@@ -48,12 +48,12 @@ def black_hole() -> Iterator[str]:
 def test_hung_slack_leaves_the_card_stale_then_sync_fixes_it(db: Database, black_hole: str) -> None:
     wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})))
     with FakeSlack(token=TOKEN) as slack:
-        good = Cards(WebClient(token=TOKEN, base_url=slack.api_url), wf)
+        good = Cards(KeepAliveWebClient(token=TOKEN, base_url=slack.api_url), wf)
         view = wf.submit(
             tenant="acme", verb="disable", targets=["a@x.test"], reason="", requester="UREQ"
         )
         good.post(view, "C0OPS")
-        hung = Cards(WebClient(token=TOKEN, base_url=black_hole, timeout=1), wf)
+        hung = Cards(KeepAliveWebClient(token=TOKEN, base_url=black_hole, timeout=1), wf)
         approved = wf.approve(view.id, actor="UAPP").view
         assert hung.update(approved) is False  # gave up after the timeout, no exception
         stale = wf.get(view.id).request
