@@ -27,9 +27,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -106,6 +107,21 @@ def expected_after_ack(texts: list[str]) -> int:
     return sum(1 for t in texts if t.startswith("status") or "@" in t)
 
 
+def signed_commands(
+    texts: list[str], start: int, response_base: str
+) -> list[tuple[str, dict[str, str]]]:
+    """(body, headers) of each command, signed now as Slack signs it; the n-th command has
+    its own user (of 200), response_url and trigger_id."""
+    now = int(time.time())
+    signed = []
+    for n, text in enumerate(texts, start):
+        body = command_body(
+            text, user=f"U0B{n % 200:03d}", response_url=f"{response_base}r{n}", n=n
+        )
+        signed.append((body, sign(body, now)))
+    return signed
+
+
 async def fire(
     url: str,
     texts: list[str],
@@ -115,13 +131,7 @@ async def fire(
     loadgen: str = "raw",
 ) -> tuple[list[float], float, int]:
     """Send the commands from ``concurrency`` clients; (ack latencies, wall seconds, errors)."""
-    now = int(time.time())
-    requests = []
-    for n, text in enumerate(texts, start):
-        body = command_body(
-            text, user=f"U0B{n % 200:03d}", response_url=f"{response_base}r{n}", n=n
-        )
-        requests.append((body, sign(body, now)))
+    requests = signed_commands(texts, start, response_base)
     if loadgen == "raw":
         raw = [build_request(url, body, headers) for body, headers in requests]
         result = await run_closed_loop(url, raw, concurrency)
@@ -252,7 +262,23 @@ def run(
     return blocks
 
 
-def summary(blocks: list[Block], levels: tuple[int, ...]) -> str:
+class Measured(Protocol):
+    """What ``summary`` reads of a block (ours and the wrk cross-check's)."""
+
+    app: str
+    concurrency: int
+
+    @property
+    def p50_ms(self) -> float: ...
+
+    @property
+    def p99_ms(self) -> float: ...
+
+    @property
+    def rps(self) -> float: ...
+
+
+def summary(blocks: Sequence[Measured], levels: tuple[int, ...]) -> str:
     rows = []
     for level in levels:
         bare = [b for b in blocks if b.app == "bare" and b.concurrency == level]
@@ -260,7 +286,7 @@ def summary(blocks: list[Block], levels: tuple[int, ...]) -> str:
         if not bare or not ours:
             continue
 
-        def med(bs: list[Block], attr: str) -> float:
+        def med(bs: list[Measured], attr: str) -> float:
             return statistics.median(getattr(b, attr) for b in bs)
 
         b50, b99, brps = med(bare, "p50_ms"), med(bare, "p99_ms"), med(bare, "rps")

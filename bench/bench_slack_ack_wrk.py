@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import command_body, machine, sign, table  # noqa: E402
+from _harness import machine  # noqa: E402
 from _loadgen import build_request  # noqa: E402
-from bench_slack_ack import Apps, command_texts, expected_after_ack, wait_count  # noqa: E402
+from bench_slack_ack import (  # noqa: E402
+    Apps,
+    command_texts,
+    expected_after_ack,
+    signed_commands,
+    summary,
+    wait_count,
+)
 
 LUA = r"""
 local requests, i = {}, 0
@@ -70,13 +76,8 @@ def run_wrk(apps: Apps, app: str, concurrency: int, seconds: int, workdir: Path)
     pool = max(4000, int(1200 * seconds))  # more than either app answers in that time
     texts = command_texts(pool, apps.sent, apps.fakes.domains, apps.fakes.mailboxes)
     url = (apps.ours_url if app == "ours" else apps.bare_url) + "/slack/events"
-    now = int(time.time())
-    raw = []
-    for n, text in enumerate(texts, apps.sent):
-        body = command_body(
-            text, user=f"U0B{n % 200:03d}", response_url=f"{apps.response_base}r{n}", n=n
-        )
-        raw.append(build_request(url, body, sign(body, now)))
+    signed = signed_commands(texts, apps.sent, apps.response_base)
+    raw = [build_request(url, body, headers) for body, headers in signed]
     requests_file = workdir / "requests.bin"
     requests_file.write_bytes(b"\0".join(raw))
     script = workdir / "replay.lua"
@@ -154,24 +155,8 @@ def main() -> int:
                     )
     finally:
         apps.close()
-    rows = []
-    for level in levels:
-
-        def med(app: str, attr: str, level: int = level) -> float:
-            values = [getattr(b, attr) for b in blocks if b.app == app and b.concurrency == level]
-            return statistics.median(values)
-
-        b99, o99 = med("bare", "p99_ms"), med("ours", "p99_ms")
-        b50, o50 = med("bare", "p50_ms"), med("ours", "p50_ms")
-        brps, orps = med("bare", "rps"), med("ours", "rps")
-        rows.append(
-            [level, f"{b50:.1f}", f"{b99:.1f}", f"{brps:.0f}", f"{o50:.1f}", f"{o99:.1f}"]
-            + [f"{orps:.0f}", f"{o99 / b99:.2f}x", "yes" if o99 <= b99 else "**no**"]
-        )
-    headers = ["concurrency", "bare p50 ms", "bare p99 ms", "bare req/s", "ours p50 ms"]
-    headers += ["ours p99 ms", "ours req/s", "p99 ours/bare", "p99 goal met"]
     print(f"\nMedians over {args.reps} rep(s):\n")
-    print(table(headers, rows))
+    print(summary(blocks, levels))
     return 0
 
 

@@ -77,7 +77,7 @@ def main() -> int:
     results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for transport in ("http", "https"):
         fake = fake_slack(ca if transport == "https" else None)
-        base = f"{transport}://127.0.0.1:{fake._server.server_address[1]}/api/"
+        base = transport + fake.api_url.removeprefix("http")
         try:
             for rep in range(args.reps):
                 kinds = ("urllib", "keep-alive") if rep % 2 == 0 else ("keep-alive", "urllib")

@@ -32,18 +32,6 @@ __all__ = ["KeepAliveWebClient", "KeepAliveWebhookClient", "Responder", "send"]
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 _local = threading.local()
-_default_tls: ssl.SSLContext | None = None
-_tls_lock = threading.Lock()
-
-
-def _tls(context: ssl.SSLContext | None) -> ssl.SSLContext:
-    global _default_tls
-    if context is not None:
-        return context
-    with _tls_lock:
-        if _default_tls is None:
-            _default_tls = ssl.create_default_context()
-        return _default_tls
 
 
 def _connection(
@@ -57,8 +45,8 @@ def _connection(
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
         return conn, True
-    if scheme == "https":
-        conn = http.client.HTTPSConnection(netloc, timeout=timeout, context=_tls(context))
+    if scheme == "https":  # no context: http.client's default, which verifies the certificate
+        conn = http.client.HTTPSConnection(netloc, timeout=timeout, context=context)
     else:
         conn = http.client.HTTPConnection(netloc, timeout=timeout)
     pool[(scheme, netloc)] = conn
