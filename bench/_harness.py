@@ -187,7 +187,7 @@ class Fakes:
 
 
 def _bare_main(args: argparse.Namespace) -> int:
-    """A bare Bolt app (acks, then posts one message) on the stack bot/server.py uses."""
+    """A bare Bolt app (acks, then posts one message) on the stack bot/running/server.py uses."""
     import uvicorn
     from slack_bolt import App
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response

@@ -1,8 +1,8 @@
 """Benchmark: slash-command acknowledgement latency and throughput, ours vs a bare Bolt app.
 
-Both apps run as separate processes on the same stack (Starlette + uvicorn, Bolt dispatch on
-a thread as bot/server.py does it) and post to the same loopback fake Slack; ours is the real
-``smtp-bot serve`` (SQLite, its worker process) with a WHM tenant on the loopback fake WHM
+Both apps run as separate processes on the same stack (Starlette + uvicorn, Bolt dispatch
+on a thread as bot/running/server.py does it) and post to the same loopback fake Slack; ours is
+the real ``smtp-bot serve`` (SQLite, its worker process) with a WHM tenant on the loopback fake WHM
 (``--whm-latency`` per call, default 50 ms, as a stand-in for a remote cpsrvd). The load is
 signed slash commands from one asyncio process at concurrency 1, 10 and 50 (closed loop:
 each of N clients sends its next command when the previous one is answered) over keep-alive

@@ -29,7 +29,7 @@ import trustme  # noqa: E402
 from _harness import machine, percentile, table  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
-from bot.slack_http import KeepAliveWebClient  # noqa: E402
+from bot.slack.http_client import KeepAliveWebClient  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 
 TOKEN = "xoxb-bench-client"

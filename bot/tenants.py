@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from approvals import TenantPolicy
-from bot.config import AppConfig, ExchangeTenant, TenantConfig, WhmTenant
+from bot.config.schema import AppConfig, ExchangeTenant, TenantConfig, WhmTenant
 from bot.errors import CommandError
 from providers import Provider
 

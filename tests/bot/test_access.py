@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from approvals import Database, TenantPolicy, Workflow
-from bot.access import AccessDenied, AccessPolicy, Origin
-from bot.config import AppConfig
+from bot.commands.access import AccessDenied, AccessPolicy, Origin
+from bot.config.schema import AppConfig
 
 CONFIG = {
     "slack": {"allowed_team_ids": ["T0GOOD"]},

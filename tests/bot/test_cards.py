@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 
 from approvals import Database, TenantPolicy, Workflow
-from bot.cards import Cards
+from bot.slack.cards import Cards
 from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "xoxb-cards-test"

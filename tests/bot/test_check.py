@@ -14,8 +14,8 @@ import trustme
 import yaml
 
 from approvals import Database
-from bot.check import exit_code
-from bot.check_backends import (
+from bot.cli.check import exit_code
+from bot.cli.check_backends import (
     OPTIONAL_SCOPES,
     REQUIRED_SCOPES,
     Level,
@@ -23,7 +23,7 @@ from bot.check_backends import (
     judge_privileges,
     judge_scopes,
 )
-from bot.cli import main
+from bot.cli.main import main
 from tests.fakes.exchange_emulator import FakeExchangeOrg
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.whm import FakeWhm, server_tls

@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from approvals import Database
-from bot.app import build_runtime
-from bot.cli import main
-from bot.config import load_config
-from bot.execution import Executor
-from bot.settings import Settings
+from bot.cli.main import main
+from bot.config.schema import load_config
+from bot.config.settings import Settings
+from bot.running.executor import Executor
+from bot.runtime import build_runtime
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.whm import FakeWhm
 
@@ -73,7 +73,7 @@ class Cli:
     def run(self, *argv: str, user: str = "alice") -> Result:
         # the CLI names its user from the real user ID; play another OS user in-process
         self.monkeypatch.setattr(
-            "bot.cli_breakglass.pwd.getpwuid", lambda _uid: SimpleNamespace(pw_name=user)
+            "bot.cli.breakglass.pwd.getpwuid", lambda _uid: SimpleNamespace(pw_name=user)
         )
         code = main(list(argv))
         captured = self.capsys.readouterr()
@@ -547,7 +547,7 @@ def test_the_cli_user_cannot_be_spoofed_through_the_environment(
     import os
     import pwd
 
-    from bot.cli_breakglass import cli_actor
+    from bot.cli.breakglass import cli_actor
 
     monkeypatch.setenv("LOGNAME", "someone-else")
     monkeypatch.setenv("USER", "someone-else")

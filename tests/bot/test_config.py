@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ExchangeTenant, WhmTenant, load_config
+from bot.config.schema import ExchangeTenant, WhmTenant, load_config
 from bot.errors import ConfigError
 
 MINIMAL = """\

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-import bot.execution
 from approvals import Database, TenantPolicy, Workflow
 from approvals.workflow import EXECUTE
-from bot.cards import Cards
-from bot.execution import Executor
+from bot.running import executor as bot_executor
+from bot.running.executor import Executor
+from bot.slack.cards import Cards
 from providers import Scope, Target, TargetResult, TargetState, Verb
 from providers.errors import Rejected
 from tests.fakes.slack_api import FakeSlack
@@ -76,7 +76,7 @@ def _setup(db: Database, slack: FakeSlack, targets: list[str]):
 def test_bulk_change_shows_progress_and_ends_with_one_summary(
     db: Database, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(bot.execution, "PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(bot_executor, "PROGRESS_INTERVAL_S", 0.0)
     targets = [f"user{i}@x.test" for i in range(245)] + [f"bad{i}@x.test" for i in range(5)]
     wf, provider, executor, request_id = _setup(db, slack, targets)
     assert executor.run(request_id)
@@ -99,7 +99,7 @@ def test_a_resumed_run_skips_finished_targets(db: Database, slack: FakeSlack) ->
     job = wf.jobs.claim("w1", request_id=request_id, kind=EXECUTE)
     view = wf.begin_execution(request_id)
     first = provider.apply(Verb.DISABLE, [Target.from_key(t.target) for t in view.targets[:100]])
-    wf.record_progress(request_id, [bot.execution._record(r) for r in first])
+    wf.record_progress(request_id, [bot_executor._record(r) for r in first])
     # w1 dies here; its lease expires and another worker takes the job
     provider.chunks.clear()
     from datetime import timedelta

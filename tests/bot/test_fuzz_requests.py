@@ -23,10 +23,10 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.testclient import TestClient
 
 from approvals import Database
-from bot.app import build_runtime
-from bot.config import load_config
-from bot.server import build_asgi_app
-from bot.settings import Settings
+from bot.config.schema import load_config
+from bot.config.settings import Settings
+from bot.running.server import build_asgi_app
+from bot.runtime import build_runtime
 from providers import Target
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.whm import FakeWhm
@@ -55,7 +55,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
         SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url
     )
     runtime = build_runtime(settings, load_config(Path(config)), db)
-    from bot.app import build_slack_app
+    from bot.slack.bolt_app import build_slack_app
 
     client = TestClient(build_asgi_app(runtime, build_slack_app(runtime)))
     try:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.commands.grammar import Cancel, Change, Help, History, ListRequests, Status, parse
 from bot.errors import UsageError
-from bot.grammar import Cancel, Change, Help, History, ListRequests, Status, parse
 from providers import Scope, Target, Verb
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import configure_logging, log_context, wants_json
-from bot.redaction import install_redaction
+from bot.ops.logs import configure_logging, log_context, wants_json
+from bot.ops.redaction import install_redaction
 
 SECRET = "xoxb-very-secret-token-123"
 ODD_SECRET = 'p"ss\\w0rd-ünï'  # characters JSON escapes or keeps as UTF-8

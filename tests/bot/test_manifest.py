@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from bot.views import APPROVE_ACTION, DENY_ACTION  # noqa: F401  (the buttons need interactivity)
+from bot.slack.views import APPROVE_ACTION, DENY_ACTION  # noqa: F401  (the buttons need interactivity)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Slack's published schema (MIT, slackapi/manifest-schema), vendored so the tests run anywhere.

@@ -14,12 +14,12 @@ from starlette.testclient import TestClient
 
 import bot.tenants
 from approvals import Database
-from bot import grammar
-from bot.app import Runtime, build_runtime
-from bot.config import load_config
-from bot.metrics import Metrics, attach_metrics
-from bot.server import build_asgi_app
-from bot.settings import Settings
+from bot.commands import grammar
+from bot.config.schema import load_config
+from bot.config.settings import Settings
+from bot.ops.metrics import Metrics, attach_metrics
+from bot.running.server import build_asgi_app
+from bot.runtime import Runtime, build_runtime
 from providers import Scope, Target, TargetResult, TargetState, Verb
 from providers.errors import TargetNotFound, Unavailable
 from tests.fakes.slack_api import FakeSlack
@@ -220,7 +220,7 @@ def test_metrics_endpoint_serves_the_runtime_registry(world: World) -> None:
 
 
 def test_healthz_ok_then_503_when_the_worker_dies(world: World) -> None:
-    from bot.worker import Worker
+    from bot.running.worker import Worker
 
     rt = world.rt
     client = TestClient(build_asgi_app(rt, None, metrics=world.metrics))

@@ -16,7 +16,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack_http import KeepAliveWebClient, Responder
+from bot.slack.http_client import KeepAliveWebClient, Responder
 from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "xoxb-keepalive-test"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from approvals import Database, TenantPolicy, Workflow
-from bot.cards import Cards
-from bot.slack_http import KeepAliveWebClient
+from bot.slack.cards import Cards
+from bot.slack.http_client import KeepAliveWebClient
 from tests.fakes.slack_api import FakeSlack
 
 TOKEN = "xoxb-timeout-test"

@@ -22,11 +22,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from approvals import Database
-from bot.app import build_runtime
-from bot.config import load_config
+from bot.config.schema import load_config
+from bot.config.settings import Settings
 from bot.errors import ConfigError
-from bot.settings import Settings
-from bot.socket_mode import run_socket
+from bot.running.socket_mode import run_socket
+from bot.runtime import build_runtime
 from tests.fakes.socket_mode import FakeSocketSlack, block_actions, slash_command
 from tests.fakes.whm import FakeWhm
 

@@ -8,10 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot import tasks
-from bot.access import Origin
-from bot.decisions import Press
-from bot.tasks import Task, TaskError
+from bot.commands.access import Origin
+from bot.slack import after_ack as tasks
+from bot.slack.task import Press, Task, TaskError
 from tests.fakes.slack_api import FakeSlack
 
 

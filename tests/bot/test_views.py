@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from approvals import Database, TargetRecord, TenantPolicy, Workflow
-from bot.views import card, result_text
+from bot.slack.views import card, result_text
 
 
 def _view(db: Database, targets: list[str], *, reason: str = "spam <!channel> & co"):

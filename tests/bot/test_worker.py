@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from approvals import Database, TenantPolicy, Workflow
 from approvals.jobs import JobQueue
-from bot.worker import Worker
+from bot.running.worker import Worker
 
 
 class _NoJobs:

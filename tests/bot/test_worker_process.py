@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from approvals import Database
-from bot.tasks import Task
-from bot.worker_process import WorkerProcess, child_argv
+from bot.running.worker_process import WorkerProcess, child_argv
+from bot.slack.task import Task
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.whm import FakeWhm
 

@@ -1,0 +1,284 @@
+"""The ``smtp-bot`` command: serve, db, the break-glass commands and the audit export."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from approvals import Database, WorkflowError
+from bot.cli import args as cli_args
+from bot.cli import audit as cli_audit
+from bot.cli import breakglass as cli_breakglass
+from bot.cli import check
+from bot.config.schema import AppConfig, load_config
+from bot.config.settings import Settings
+from bot.errors import BotError, CommandError, ConfigError, UsageError
+from bot.ops.logs import configure_logging, quiet
+from bot.ops.redaction import install_redaction
+
+if TYPE_CHECKING:
+    from bot.running.serving import WorkerMode
+
+__all__ = ["main"]
+
+log = logging.getLogger("smtp_bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smtp-bot",
+        description="Slack chat-ops for outbound SMTP, under approval. When Slack is down, the "
+        "break-glass commands (request, approve, deny, cancel, list) use the same workflow, "
+        "policies and audit trail; `smtp-bot COMMAND --help` explains each.",
+        epilog=cli_args.EXIT_STATUS,
+        formatter_class=cli_args.HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the Slack app in HTTP mode")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    _add_worker_options(serve)
+    sock = sub.add_parser(
+        "socket",
+        help="run the Slack app in Socket Mode (SLACK_APP_TOKEN; no public URL needed)",
+    )
+    sock.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        help="also serve /healthz and /metrics on this port",
+    )
+    sock.add_argument(
+        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+    )
+    _add_worker_options(sock)
+    worker = sub.add_parser(
+        "worker",
+        help="run jobs (approved changes, timed reverts) without serving Slack",
+        description="Claims jobs from the database and runs them until SIGTERM/SIGINT, then "
+        "finishes the jobs in flight (up to 30 s) and exits 0. Run several for scale-out on "
+        "PostgreSQL; they wake each other with LISTEN/NOTIFY.",
+    )
+    # serve and socket start their worker process with this; not for people
+    worker.add_argument("--child-of", type=int, default=None, help=argparse.SUPPRESS)
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply every pending migration")
+    db_sub.add_parser("current", help="print the current and the latest migration")
+    cli_args.add_parsers(sub)
+    cli_audit.add_parser(sub)
+    check.add_parser(sub)
+    return parser
+
+
+def _add_worker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--worker",
+        choices=("process", "thread"),
+        default="process",
+        help="run jobs, housekeeping and the work after each acknowledgement in a worker "
+        "process that this command starts and stops (default), or on threads of this process",
+    )
+    group.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run jobs here (run `smtp-bot worker` separately)",
+    )
+
+
+def _worker_mode(args: argparse.Namespace) -> WorkerMode:
+    return "none" if args.no_worker else args.worker
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        names = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise ConfigError(f"invalid environment: {names}") from None
+
+
+def _open_db(settings: Settings) -> Database:
+    return Database(settings.database_url)
+
+
+def _ensure_schema(db: Database) -> None:
+    """serve upgrades an empty SQLite file itself; anything else must be upgraded explicitly."""
+    current, head = db.current_revision(), db.head_revision()
+    if current == head:
+        return
+    if db.is_sqlite and db.is_empty():
+        log.info("new SQLite database: creating the schema")
+        db.upgrade()
+        return
+    raise ConfigError(
+        f"the database is at migration {current or 'none'}, this version needs {head}: "
+        "run `smtp-bot db upgrade` first"
+    )
+
+
+def _require_schema(settings: Settings) -> Database:
+    """The CLI never creates a database: a missing or old one is a setup mistake."""
+    url = sa.engine.make_url(settings.database_url)
+    path = url.database
+    if url.get_backend_name() == "sqlite" and path and path != ":memory:":
+        if not Path(path).exists():
+            raise ConfigError(
+                f"no database at {path}: set DATABASE_URL or run `smtp-bot db upgrade`"
+            )
+    db = _open_db(settings)
+    current, head = db.current_revision(), db.head_revision()
+    if current != head:
+        db.dispose()
+        raise ConfigError(
+            f"the database is at migration {current or 'none'}, this version needs {head}: "
+            "run `smtp-bot db upgrade` first"
+        )
+    return db
+
+
+def _breakglass(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.cli.breakglass_slack import attach_slack
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings, config, _require_schema(settings))
+    try:
+        with quiet("bot.slack.cards", "slack_sdk"):  # the CLI reports every Slack outcome itself
+            return cli_breakglass.run(args, runtime, attach_slack(runtime, settings))
+    finally:
+        runtime.close()
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    db = _require_schema(settings)
+    try:
+        return cli_audit.export(args, db)
+    finally:
+        db.dispose()
+
+
+def _secrets(settings: Settings, config: AppConfig | None) -> list[str]:
+    values = settings.secret_values() + (config.secret_values() if config else [])
+    try:
+        password = sa.engine.make_url(settings.database_url).password
+    except sa.exc.ArgumentError:  # unparseable: it may hold a password anywhere
+        return [*values, settings.database_url]
+    return values + ([str(password)] if password else [])
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.running.serving import run_http
+    from bot.runtime import build_runtime
+
+    db = _open_db(settings)
+    _ensure_schema(db)
+    runtime = build_runtime(settings, config, db)
+    return run_http(runtime, host=args.host, port=args.port, worker=_worker_mode(args))
+
+
+def _socket(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.running.socket_mode import run_socket
+    from bot.runtime import build_runtime
+
+    db = _open_db(settings)
+    _ensure_schema(db)
+    return run_socket(
+        build_runtime(settings, config, db),
+        health_host=args.health_host,
+        health_port=args.health_port,
+        worker=_worker_mode(args),
+    )
+
+
+def _worker(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.running.serving import run_worker
+    from bot.runtime import build_runtime
+
+    if args.child_of is None:
+        db = _open_db(settings)
+        _ensure_schema(db)
+        return run_worker(build_runtime(settings, config, db))
+    from bot.ops.metrics import attach_metrics, busy_threads_gauge
+    from bot.running.worker_process import die_with_parent
+
+    die_with_parent(args.child_of)
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # acknowledgements first on a busy host
+    runtime = build_runtime(settings, config, _open_db(settings))  # the bot upgraded it
+    metrics = attach_metrics(runtime)  # counted into the bot's directory (PROMETHEUS_MULTIPROC_DIR)
+    busy = busy_threads_gauge(metrics)
+    return run_worker(runtime, tasks=sys.stdin.buffer, ready=sys.stdout.buffer, on_busy=busy.set)
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    db = _open_db(settings)
+    try:
+        if args.db_command == "upgrade":
+            db.upgrade()
+            print(f"database at migration {db.current_revision()}")
+        else:
+            print(f"current {db.current_revision() or 'none'}, latest {db.head_revision()}")
+    finally:
+        db.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.INFO if args.command in ("serve", "db", "worker", "socket") else logging.WARNING
+    configure_logging(level=level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    secrets: list[str] = []
+    try:
+        if args.command == "check":  # reports config and environment problems itself
+            return check.run(args)
+        settings = _settings()
+        secrets = _secrets(settings, None)
+        install_redaction(secrets)
+        if args.command == "db":
+            return _db(args, settings)
+        if args.command == "audit":
+            return _audit(args, settings)
+        config = load_config(settings.config_path)
+        secrets = _secrets(settings, config)
+        install_redaction(secrets)
+        if args.command in cli_args.BREAKGLASS_COMMANDS:
+            return _breakglass(args, settings, config)
+        if args.command == "worker":
+            return _worker(args, settings, config)
+        if args.command == "socket":
+            return _socket(args, settings, config)
+        return _serve(args, settings, config)
+    except UsageError as exc:
+        print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
+        return 2
+    except (CommandError, WorkflowError) as exc:  # a refusal: nothing was changed
+        print(f"smtp-bot: refused: {_scrub(str(exc), secrets)}", file=sys.stderr)
+        return cli_args.EXIT_REFUSED
+    except BotError as exc:
+        print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the database or another library failed: one clear line
+        log.debug("fatal", exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"smtp-bot: {type(exc).__name__}: {_scrub(first, secrets)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

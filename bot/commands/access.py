@@ -1,0 +1,73 @@
+"""Who may use the bot from where, and how often: checked before anything is stored.
+
+Fails closed: a command from a workspace or channel that is not allowed is refused with a
+clear message and recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from approvals import Workflow
+from approvals.models import utcnow
+from bot.config.schema import AppConfig
+from bot.errors import CommandError
+
+__all__ = ["AccessDenied", "AccessPolicy", "Origin"]
+
+
+class AccessDenied(CommandError):
+    """The command came from a workspace or channel that is not allowed, or too often."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a command or click came from."""
+
+    user: str
+    team: str | None
+    channel: str | None
+
+
+class AccessPolicy:
+    """Team allowlist, per-tenant channel allowlists and a per-user change-request limit."""
+
+    def __init__(self, config: AppConfig, workflow: Workflow) -> None:
+        self.config = config
+        self.workflow = workflow
+
+    def check_team(self, origin: Origin) -> None:
+        allowed = self.config.slack.allowed_team_ids
+        if allowed is not None and origin.team not in allowed:
+            raise AccessDenied("This Slack workspace is not allowed to use smtp-bot.")
+
+    def channel_allowed(self, tenant: str, channel: str | None) -> bool:
+        config = self.config.tenants.get(tenant)
+        if config is None or config.channels is None:
+            return True
+        return channel in config.channels
+
+    def check_channel(self, tenant: str, origin: Origin) -> None:
+        if not self.channel_allowed(tenant, origin.channel):
+            channels = self.config.tenants[tenant].channels or []
+            where = ", ".join(f"<#{c}>" for c in channels)
+            raise AccessDenied(f"Commands for {tenant} are only accepted in {where}.")
+
+    def check_rate(self, origin: Origin) -> None:
+        limits = self.config.limits
+        since = utcnow() - limits.window
+        count = self.workflow.count_events(actor=origin.user, event="requested", since=since)
+        if count >= limits.change_requests_per_user:
+            raise AccessDenied(
+                f"You made {count} change requests in the last {limits.change_requests_window}; "
+                f"the limit is {limits.change_requests_per_user}. Try again later, or ask "
+                "another on-call engineer."
+            )
+
+    def refuse(self, origin: Origin, *, tenant: str | None, problem: str) -> None:
+        """Record the refusal in the audit trail."""
+        self.workflow.refuse_access(
+            actor=origin.user,
+            tenant=tenant,
+            detail={"team": origin.team, "channel": origin.channel, "problem": problem},
+        )

@@ -1,0 +1,106 @@
+"""What a command means, independent of where it came from (Slack or the CLI).
+
+Validates commands against the config and the live back end, then hands them to the
+approval workflow. Every refusal is a CommandError whose text is shown to the person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from approvals import RequestView, Workflow
+from bot.commands.grammar import Change, Status
+from bot.errors import CommandError
+from bot.tenants import TenantRegistry
+from providers import Provider, ProviderError, Scope, Target, TargetResult, Verb
+
+__all__ = ["CommandService", "StatusReport"]
+
+log = logging.getLogger(__name__)
+
+_SCOPE_WORDS = {
+    Scope.TENANT: "the whole tenant",
+    Scope.ACCOUNT: "cPanel accounts",
+    Scope.MAILBOX: "mailboxes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    tenant: str
+    results: tuple[TargetResult, ...]
+
+
+class CommandService:
+    """Turns parsed commands into workflow requests or live status reads."""
+
+    def __init__(self, workflow: Workflow, tenants: TenantRegistry) -> None:
+        self.workflow = workflow
+        self.tenants = tenants
+
+    def precheck(self, command: Change | Status) -> Provider:
+        """Checks that need only the config (no network): fast enough to run before the ack."""
+        if isinstance(command, Change):
+            return self._checked(command.tenant, command.verb, command.targets, command.revert_verb)
+        return self._checked(command.tenant, Verb.STATUS, command.targets)
+
+    def _checked(
+        self, tenant: str, verb: Verb, targets: Sequence[Target], revert: Verb | None = None
+    ) -> Provider:
+        config = self.tenants.get(tenant)
+        provider = self.tenants.provider(tenant)
+        supported = provider.capabilities()
+        for target in targets:
+            if revert is not None and (target.scope, revert) not in supported:
+                raise CommandError(
+                    f"{tenant} ({config.provider}) cannot {revert.value} "
+                    f"{_SCOPE_WORDS[target.scope]}, so --for cannot undo this change."
+                )
+            if (target.scope, verb) not in supported:
+                raise CommandError(
+                    f"{tenant} ({config.provider}) cannot {verb.value} "
+                    f"{_SCOPE_WORDS[target.scope]}."
+                )
+            domain = target.domain
+            if domain is not None and not config.serves(domain):
+                raise CommandError(f"{tenant} does not serve the domain {domain}.")
+        if Target.tenant() in targets and len(targets) > 1:
+            raise CommandError("A whole-tenant change cannot be combined with other targets.")
+        return provider
+
+    def submit(self, command: Change, *, requester: str) -> RequestView:
+        """Validate a change against config and back end, then store it as a request."""
+        provider = self.precheck(command)
+        problems = [r for r in _live_check(provider, command.targets) if not r.ok]
+        if problems:
+            lines = [f"• `{r.target}`: {r.message}" for r in problems[:20]]
+            if len(problems) > 20:
+                lines.append(f"• … and {len(problems) - 20} more")
+            raise CommandError("Nothing was requested:\n" + "\n".join(lines))
+        return self.workflow.submit(
+            tenant=command.tenant,
+            verb=command.verb.value,
+            targets=[t.key() for t in command.targets],
+            reason=command.reason,
+            requester=requester,
+            tenant_wide=Target.tenant() in command.targets,
+            revert_verb=command.revert_verb.value if command.revert_verb else None,
+            revert_after=command.duration,
+        )
+
+    def status(self, command: Status) -> StatusReport:
+        provider = self._checked(command.tenant, Verb.STATUS, command.targets)
+        try:
+            results = provider.status(list(command.targets))
+        except ProviderError as exc:
+            raise CommandError(f"Could not read the state: {exc.user_message}") from None
+        return StatusReport(command.tenant, tuple(results))
+
+
+def _live_check(provider: Provider, targets: Sequence[Target]) -> list[TargetResult]:
+    try:
+        return provider.check_targets(list(targets))
+    except ProviderError as exc:
+        raise CommandError(f"Could not check the targets: {exc.user_message}") from None

@@ -1,0 +1,171 @@
+"""Carrying out approved requests and timed reverts on their back ends.
+
+Only the holder of a request's job executes it (the job's lease makes that exclusive), so a
+request runs once even with several workers, and again (idempotently) only if its worker died.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from approvals import RequestView, TargetOutcome, TargetRecord, Workflow
+from approvals.models import Job
+from approvals.workflow import EXECUTE, REVERT
+from bot.ops.logs import log_context
+from bot.slack.cards import Cards
+from bot.slack.views import escape, mention
+from bot.tenants import TenantRegistry
+from providers import Target, TargetResult, Verb
+
+__all__ = ["Executor"]
+
+log = logging.getLogger(__name__)
+
+_PENDING = TargetOutcome.PENDING.value
+_SUCCEEDED = TargetOutcome.SUCCEEDED.value
+PROGRESS_INTERVAL_S = 1.5  # chat.update is Tier 3; a card need not change faster than this
+
+
+class Executor:
+    """Runs jobs: approved → executing → succeeded | failed, and reverts, cards in step."""
+
+    def __init__(self, workflow: Workflow, tenants: TenantRegistry, cards: Cards) -> None:
+        self.workflow = workflow
+        self.tenants = tenants
+        self.cards = cards
+
+    def run(self, request_id: int, *, worker: str = "inline") -> bool:
+        """Execute an approved request now, in this thread, if nobody else holds its job.
+
+        Returns False if another worker has it (or it already ran)."""
+        job = self.workflow.jobs.claim(worker, request_id=request_id, kind=EXECUTE)
+        if job is None:
+            return False
+        self.handle(job, worker=worker)
+        return True
+
+    def handle(self, job: Job, *, worker: str) -> None:
+        """Run one claimed job to completion, renewing its lease, and mark it done; its log
+        lines carry the request's ID."""
+        assert job.id is not None
+        with log_context(request_id=job.request_id), self.workflow.jobs.leased(job.id, worker):
+            self._handle(job, worker=worker)
+
+    def _handle(self, job: Job, *, worker: str) -> None:
+        assert job.id is not None
+        if job.kind == EXECUTE:
+            self._execute(job.request_id)
+        elif job.kind == REVERT:
+            self._revert(job.request_id)
+        else:
+            self.workflow.jobs.fail(job.id, worker, error=f"unknown job kind {job.kind!r}")
+            return
+        self.workflow.jobs.complete(job.id, worker)
+
+    def _execute(self, request_id: int) -> None:
+        view = self.workflow.begin_execution(request_id)
+        if view is None:
+            return  # already finished by an earlier run of this job
+        redraw = self._redraw_meanwhile(view)
+        req = view.request
+        # a resumed run skips the targets an earlier run already finished
+        todo = [Target.from_key(t.target) for t in view.targets if t.outcome == _PENDING]
+        log.info("executing %s on %s: %d target(s)", req.verb, req.tenant, len(todo))
+        size = self._batch_size(req.tenant) or max(len(todo), 1)
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)] or [[]]
+        last_card = time.monotonic()
+        for chunk in chunks[:-1]:
+            records = self._apply(req.tenant, Verb(req.verb), chunk, request_id)
+            view = self.workflow.record_progress(request_id, records)
+            if time.monotonic() - last_card >= PROGRESS_INTERVAL_S:
+                redraw.join()  # the card's updates land in order
+                self.cards.update(view)  # "420 of 1,000 done" on the card, at most every 1.5 s
+                last_card = time.monotonic()
+        last = chunks[-1]
+        records = self._apply(req.tenant, Verb(req.verb), last, request_id) if last else []
+        final = self.workflow.finish_execution(request_id, records)
+        redraw.join()
+        ok = sum(t.outcome == _SUCCEEDED for t in final.targets)
+        log.info("finished: %s, %d of %d target(s) ok", final.status.value, ok, len(final.targets))
+        self.cards.post_result(final)
+
+    def _redraw_meanwhile(self, view: RequestView) -> threading.Thread:
+        """Show "executing" on the card while the change goes ahead: the provider call does
+        not wait for Slack's round trip. Join the thread before the card's next update."""
+
+        def redraw() -> None:
+            try:
+                self.cards.update(view)
+            except Exception:  # the housekeeper redraws a card left out of date
+                log.exception("could not redraw the card of request %s", view.id)
+
+        context = contextvars.copy_context()  # keeps the request ID of the log lines
+        thread = threading.Thread(target=context.run, args=(redraw,), name="card", daemon=True)
+        thread.start()
+        return thread
+
+    def _batch_size(self, tenant: str) -> int | None:
+        try:
+            return getattr(self.tenants.provider(tenant), "batch_size", None)
+        except Exception:
+            return None  # _apply reports the provider problem per target
+
+    def _revert(self, request_id: int) -> None:
+        view, keys = self.workflow.begin_revert(request_id)
+        verb = view.request.revert_verb
+        if not keys or verb is None:
+            self.cards.reply(view, f"Request #{view.id}: nothing left to revert (changed since).")
+            self.workflow.finish_revert(request_id, [])
+            return
+        targets = [Target.from_key(k) for k in keys]
+        records = self._apply(view.request.tenant, Verb(verb), targets, request_id)
+        final = self.workflow.finish_revert(request_id, records)
+        ok = sum(r.ok for r in records)
+        lines = [
+            f"{':white_check_mark:' if r.ok else ':x:'} `{escape(r.target)}`: {escape(r.message)}"
+            for r in records[:30]
+        ]
+        self.cards.reply(
+            final,
+            f"The timed restriction of request #{view.id} ended: {verb} on {ok} of "
+            f"{len(records)} target(s), approved with the original request by "
+            f"{', '.join(mention(a) for a in view.approvers)}.\n" + "\n".join(lines),
+        )
+
+    def _apply(
+        self, tenant: str, verb: Verb, targets: Sequence[Target], request_id: int
+    ) -> list[TargetRecord]:
+        try:
+            provider = self.tenants.provider(tenant)
+            return [_record(r) for r in provider.apply(verb, list(targets))]
+        except Exception:
+            log.exception("provider failed unexpectedly on request %s", request_id)
+            return [
+                TargetRecord(
+                    target=t.key(),
+                    ok=False,
+                    message="internal error: see the bot's log",
+                    error={"kind": "internal"},
+                )
+                for t in targets
+            ]
+
+
+def _record(result: TargetResult) -> TargetRecord:
+    state = dict(result.state.facts) if result.state is not None else None
+    error = None
+    if result.error is not None:
+        error = {"kind": result.error.kind, "detail": result.error.detail}
+    if result.planned:
+        state = {**(state or {}), "dry_run_planned": list(result.planned)}
+    return TargetRecord(
+        target=result.target.key(),
+        ok=result.ok,
+        message=result.message,
+        state=state,
+        error=error,
+    )

@@ -1,0 +1,60 @@
+"""Housekeeping that must happen even when nobody clicks: expiring requests and bringing
+cards and result posts up to date after Slack was unreachable."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from approvals import Workflow
+from bot.slack.cards import Cards
+
+__all__ = ["Housekeeper"]
+
+log = logging.getLogger(__name__)
+
+JOB_RETENTION = timedelta(days=7)  # finished jobs; the audit trail keeps everything
+PRUNE_EVERY_S = 3600.0
+
+
+class Housekeeper:
+    """A daemon thread that runs ``tick`` every ``interval_s`` seconds until stopped."""
+
+    def __init__(self, workflow: Workflow, cards: Cards, *, interval_s: float = 5.0) -> None:
+        self.workflow = workflow
+        self.cards = cards
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._last_prune = float("-inf")
+        self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
+
+    def tick(self) -> None:
+        """Expire overdue requests (their cards say so), then retry stale cards and results."""
+        for view in self.workflow.expire_due():
+            log.info("request %s expired", view.id)
+            self.cards.update(view)
+        self.cards.sync()
+        now = time.monotonic()
+        if now - self._last_prune >= PRUNE_EVERY_S:
+            self._last_prune = now
+            pruned = self.workflow.jobs.prune(JOB_RETENTION)
+            if pruned:
+                log.info("pruned %d finished job(s) older than %s", pruned, JOB_RETENTION)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # keep housekeeping alive through a database or Slack outage
+                log.exception("housekeeping failed; retrying in %.0f s", self.interval_s)
+
+    def start(self) -> Housekeeper:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)

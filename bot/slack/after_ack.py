@@ -1,0 +1,101 @@
+"""Carrying out a ``Task`` after the ack, on this process's pool or in the worker process.
+
+A listener acknowledges and hands a ``Task`` (``bot.slack.task``) on; ``run`` carries it out
+wherever it lands. Nothing here raises: a failure is logged with a reference and the person
+is told that nothing was changed by this step.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bot.commands import grammar
+from bot.commands.access import Origin
+from bot.ops.logs import log_context
+from bot.slack import presses, slash_command
+from bot.slack.context import SlackContext
+from bot.slack.http_client import Responder
+from bot.slack.task import (
+    APPROVE,
+    CANCEL,
+    COMMAND,
+    DENY_DIALOG,
+    HOME,
+    REFUSE_ACCESS,
+    REFUSE_INPUT,
+    Press,
+    Task,
+)
+
+__all__ = ["run"]
+
+log = logging.getLogger(__name__)
+
+
+def run(rt: SlackContext, task: Task) -> None:
+    """Carry out ``task``; log and tell the person about anything unexpected."""
+    with log_context(request_id=task.request_id or None):
+        try:
+            _STEPS[task.kind](rt, task.args)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("unexpected error in %s work (reference %s)", task.kind, ref)
+            _tell_failure(rt, task, ref)
+
+
+def _tell_failure(rt: SlackContext, task: Task, ref: str) -> None:
+    text = (
+        f":boom: Something went wrong on our side (reference `{ref}`); nothing was changed "
+        "by this step. Try again in a moment."
+    )
+    try:
+        if task.kind == COMMAND and task.args.get("response_url"):
+            _respond(task.args)(response_type="ephemeral", text=text)
+        elif task.kind in (APPROVE, CANCEL, DENY_DIALOG):
+            presses.tell(rt, _press(task.args), text)
+    except Exception:
+        log.warning("could not tell the person about error %s", ref)
+
+
+def _respond(args: dict[str, Any]) -> Responder:
+    return Responder(str(args["response_url"]))
+
+
+def _press(args: dict[str, Any]) -> Press:
+    return Press(
+        str(args["actor"]), int(args["request_id"]), args.get("channel"), args.get("trigger_id")
+    )
+
+
+def _command(rt: SlackContext, args: dict[str, Any]) -> None:
+    # parsed again here: the listener already refused anything that does not parse
+    parsed = grammar.parse(str(args.get("text") or ""))
+    slash_command.run(rt, parsed, args, respond=_respond(args))
+
+
+def _refuse_access(rt: SlackContext, args: dict[str, Any]) -> None:
+    origin = Origin(str(args["user"]), args.get("team"), args.get("channel"))
+    rt.access.refuse(origin, tenant=args.get("tenant"), problem=str(args["problem"]))
+
+
+def _refuse_input(rt: SlackContext, args: dict[str, Any]) -> None:
+    rt.workflow.refuse_input(
+        actor=str(args["actor"]),
+        tenant=args.get("tenant"),
+        verb=str(args["verb"]),
+        problem=str(args["problem"]),
+    )
+
+
+_STEPS: dict[str, Callable[[SlackContext, dict[str, Any]], None]] = {
+    COMMAND: _command,
+    APPROVE: lambda rt, args: presses.approve(rt, _press(args)),
+    CANCEL: lambda rt, args: presses.cancel_press(rt, _press(args)),
+    DENY_DIALOG: lambda rt, args: presses.open_deny_dialog(rt, _press(args)),
+    HOME: lambda rt, args: rt.home.publish(str(args["user"])),
+    REFUSE_ACCESS: _refuse_access,
+    REFUSE_INPUT: _refuse_input,
+}

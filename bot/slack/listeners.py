@@ -1,0 +1,177 @@
+"""Slack listeners: the ``/smtp`` command, the buttons, the deny dialog and App Home.
+
+Every listener acknowledges first (Slack wants an answer within 3 s) and hands the slow work
+on as a ``Task`` (``SlackContext.hand_off``): to the worker process when there is one, else to this
+process's pool. Input that fails validation is answered in the ack. Listeners return as soon
+as they have acknowledged (Bolt runs them with ``process_before_response``), and never raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from approvals import WorkflowError
+from bot.commands import grammar
+from bot.commands.access import AccessDenied, Origin
+from bot.commands.messages import usage_for
+from bot.errors import CommandError, UsageError
+from bot.slack import presses
+from bot.slack.context import SlackContext
+from bot.slack.task import APPROVE, CANCEL, DENY_DIALOG, Press, Task, press_from
+from bot.slack.views import (
+    APPROVE_ACTION,
+    CANCEL_ACTION,
+    DENY_ACTION,
+    DENY_MODAL,
+    DENY_REASON_ACTION,
+    DENY_REASON_BLOCK,
+    escape,
+)
+from providers import CHANGE_VERBS
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def _reference() -> str:
+    ref = uuid.uuid4().hex[:8]
+    log.exception("unexpected error (reference %s)", ref)
+    return ref
+
+
+def register(app: App, rt: SlackContext) -> None:
+    """Attach every listener to the Bolt app."""
+
+    @app.command("/smtp")
+    def on_smtp(ack: Ack, command: dict[str, Any]) -> None:
+        origin = Origin(command["user_id"], command.get("team_id"), command.get("channel_id"))
+        parsed = _parse_or_refuse(rt, ack, command, origin)
+        if parsed is None:
+            return
+        if isinstance(parsed, grammar.Status):
+            ack(response_type="ephemeral", text=f"Reading the live state from `{parsed.tenant}`…")
+        elif isinstance(parsed, grammar.Change):
+            ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
+        else:
+            ack()  # help, list, history, cancel: answered through respond() right after
+        rt.hand_off(Task.command(command))
+
+    app.action(APPROVE_ACTION)(_button_listener(rt, APPROVE))
+    app.action(CANCEL_ACTION)(_button_listener(rt, CANCEL))
+    # the dialog must open within 3 s of the press (trigger_id): always on this process
+    app.action(DENY_ACTION)(_button_listener(rt, DENY_DIALOG, here=True))
+
+    @app.view(DENY_MODAL)
+    def on_deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            rt.access.check_team(_origin_of(body))
+        except AccessDenied as exc:
+            ack(response_action="errors", errors={DENY_REASON_BLOCK: str(exc)})
+            return
+        _deny_submitted(rt, ack, body, view)
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            rt.hand_off(Task.home(event["user"]))
+
+
+def _button_listener(rt: SlackContext, kind: str, *, here: bool = False) -> Callable[..., None]:
+    """Ack the press, check where it came from, and hand the step on (``here``: on this
+    process's own pool, not the worker process)."""
+
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        press = _press(rt, body, action)
+        if press is not None:
+            rt.hand_off(Task.press(kind, press), here=here)
+
+    return listener
+
+
+def _origin_of(body: dict[str, Any]) -> Origin:
+    user = body.get("user") or {}
+    team = user.get("team_id") or (body.get("team") or {}).get("id")
+    channel = (body.get("channel") or {}).get("id")
+    return Origin(str(user.get("id", "")), team, channel)
+
+
+def _press(rt: SlackContext, body: dict[str, Any], action: dict[str, Any]) -> Press | None:
+    """The press, if it comes from an allowed workspace (refused and recorded otherwise)."""
+    press = press_from(body, action)
+    if press is None:
+        return None
+    origin = _origin_of(body)
+    try:
+        rt.access.check_team(origin)
+    except AccessDenied as exc:
+        rt.hand_off(Task.refuse_access(origin, tenant=None, problem=str(exc)))
+        return None
+    return press
+
+
+def _parse_or_refuse(
+    rt: SlackContext, ack: Ack, command: dict[str, Any], origin: Origin
+) -> grammar.Command | None:
+    """Parse and check against the config before the ack; refusals go in the ack."""
+    actor = command["user_id"]
+    parsed: grammar.Command | None = None
+    try:
+        rt.access.check_team(origin)
+        parsed = grammar.parse(command.get("text") or "")
+        tenant = getattr(parsed, "tenant", None)
+        if tenant is not None:
+            rt.tenants.get(tenant)
+            rt.access.check_channel(tenant, origin)
+        if isinstance(parsed, grammar.Change | grammar.Status):
+            rt.service.precheck(parsed)
+    except AccessDenied as exc:
+        ack(response_type="ephemeral", text=f":no_entry: {exc}")
+        tenant = getattr(parsed, "tenant", None)
+        rt.hand_off(Task.refuse_access(origin, tenant=tenant, problem=str(exc)))
+        return None
+    except (UsageError, CommandError) as exc:
+        verb = exc.verb if isinstance(exc, UsageError) else _verb_of(parsed)
+        tenant = getattr(parsed, "tenant", None)
+        ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
+        if verb in CHANGE_VERBS:
+            task = Task.refuse_input(actor=actor, tenant=tenant, verb=verb, problem=str(exc))
+            rt.hand_off(task)
+        return None
+    return parsed
+
+
+def _verb_of(parsed: grammar.Command | None) -> str | None:
+    if isinstance(parsed, grammar.Change):
+        return parsed.verb.value
+    if parsed is None:
+        return None
+    return type(parsed).__name__.lower().replace("requests", "")
+
+
+def _deny_submitted(rt: SlackContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """Deny before the ack so that a refusal shows in the dialog itself."""
+    actor = body["user"]["id"]
+    metadata = str(view.get("private_metadata", ""))
+    if not grammar.is_number(metadata):
+        ack()
+        return
+    values = view.get("state", {}).get("values", {})
+    note = (values.get(DENY_REASON_BLOCK, {}).get(DENY_REASON_ACTION, {}) or {}).get("value")
+    note = " ".join(str(note).split())[:500] if note else None
+    try:
+        presses.deny(rt, actor, int(metadata), note)
+    except WorkflowError as exc:
+        ack(response_action="errors", errors={DENY_REASON_BLOCK: str(exc)})
+        return
+    except Exception:
+        ref = _reference()
+        ack(response_action="errors", errors={DENY_REASON_BLOCK: f"Internal error ({ref})."})
+        return
+    ack()

@@ -1,0 +1,49 @@
+"""Direct messages to approvers when a request waits for them."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals import RequestView
+from bot.slack.membership import SlackMembership
+from bot.slack.views import summary_line
+
+__all__ = ["ApproverNotifier"]
+
+log = logging.getLogger(__name__)
+
+MAX_DIRECT_MESSAGES = 25
+
+
+class ApproverNotifier:
+    """Tells each approver (groups expanded, requester excluded) where the card is."""
+
+    def __init__(self, client: WebClient, membership: SlackMembership) -> None:
+        self.client = client
+        self.membership = membership
+
+    def notify(self, view: RequestView, approvers: frozenset[str]) -> int:
+        req = view.request
+        if not req.card_channel or not req.card_ref:
+            return 0
+        link = self._permalink(req.card_channel, req.card_ref)
+        text = f"A request waits for your approval: {summary_line(view)}\n{link}"
+        users = sorted(self.membership.expand(approvers) - {req.requester})
+        sent = 0
+        for user in users[:MAX_DIRECT_MESSAGES]:
+            try:
+                channel = self.client.conversations_open(users=user)["channel"]["id"]
+                self.client.chat_postMessage(channel=channel, text=text)
+                sent += 1
+            except (SlackApiError, OSError) as exc:
+                log.warning("could not notify approver %s: %s", user, type(exc).__name__)
+        return sent
+
+    def _permalink(self, channel: str, ts: str) -> str:
+        try:
+            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, OSError):
+            return f"(card in <#{channel}>)"

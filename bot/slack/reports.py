@@ -1,0 +1,58 @@
+"""Text for ``/smtp list`` and ``/smtp history``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from approvals import RequestView
+from approvals.models import AuditEvent, utcnow
+from bot.slack.views import escape, mention, summary_line, when
+
+__all__ = ["age", "history_text", "pending_text"]
+
+
+def age(since: datetime, now: datetime | None = None) -> str:
+    seconds = int(((now or utcnow()) - since).total_seconds())
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 90 * 60:
+        return f"{seconds // 60}m"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+def pending_text(
+    views: Sequence[RequestView], tenant: str | None, active: Sequence[RequestView] = ()
+) -> str:
+    where = f" on `{escape(tenant)}`" if tenant else ""
+    lines = [
+        f"*{len(views)} pending request(s){where}:*" if views else f"No pending requests{where}."
+    ]
+    for view in views[:30]:
+        lines.append(f"• {summary_line(view)}, waiting {age(view.request.created_at)}")
+    if len(views) > 30:
+        lines.append(f"… and {len(views) - 30} more")
+    if active:
+        lines.append(f"*{len(active)} timed restriction(s) in force{where}:*")
+        for view in active[:20]:
+            assert view.request.revert_at is not None
+            lines.append(
+                f"• {summary_line(view)}: {view.request.revert_verb} at "
+                f"{when(view.request.revert_at)}"
+            )
+    return "\n".join(lines)[:3900]
+
+
+def history_text(events: Sequence[AuditEvent], tenant: str, target: str | None) -> str:
+    about = f"`{escape(tenant)}`" + (f", `{escape(target)}`" if target else "")
+    if not events:
+        return f"No history for {about}."
+    lines = [f"*History of {about}, newest first:*"]
+    for event in events:
+        request = f" #{event.request_id}" if event.request_id else ""
+        what = f" `{escape(event.target)}`" if event.target else ""
+        when = f"{event.at:%Y-%m-%d %H:%M:%S}Z"
+        lines.append(f"• {when} {event.event}{request}{what} by {mention(event.actor)}")
+    return "\n".join(lines)[:3900]

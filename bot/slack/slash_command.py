@@ -1,0 +1,130 @@
+"""Carrying out ``/smtp`` commands after the ack: status reads, change requests, lists,
+history and cancel. Refusals are answered to the person; nothing here raises to Bolt."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from approvals import WorkflowError
+from bot.commands import grammar
+from bot.commands.access import AccessDenied, Origin
+from bot.commands.messages import help_text
+from bot.errors import CommandError
+from bot.slack import presses
+from bot.slack.context import SlackContext
+from bot.slack.http_client import Responder
+from bot.slack.reports import history_text, pending_text
+from bot.slack.views import escape
+
+__all__ = ["run"]
+
+log = logging.getLogger(__name__)
+
+
+def run(
+    rt: SlackContext, parsed: grammar.Command, command: dict[str, Any], *, respond: Responder
+) -> None:
+    """Runs after the ack for commands that need the database or a back end."""
+    actor = command["user_id"]
+    if isinstance(parsed, grammar.Help):
+        origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+        tenants, verbs = _visible(rt, origin)
+        respond(response_type="ephemeral", text=help_text(tenants, parsed.verb, verbs))
+    elif isinstance(parsed, grammar.Status):
+        _status(rt, parsed, respond)
+    elif isinstance(parsed, grammar.Change):
+        _change(rt, parsed, command, respond)
+    elif isinstance(parsed, grammar.ListRequests):
+        views = rt.workflow.pending(parsed.tenant)
+        active = rt.workflow.active_restrictions(parsed.tenant)
+        respond(response_type="ephemeral", text=pending_text(views, parsed.tenant, active))
+    elif isinstance(parsed, grammar.History):
+        target = parsed.target.key() if parsed.target else None
+        events = rt.workflow.history(tenant=parsed.tenant, target=target, limit=parsed.limit)
+        respond(response_type="ephemeral", text=history_text(events, parsed.tenant, target))
+    elif isinstance(parsed, grammar.Cancel):
+        try:
+            presses.cancel(rt, actor, parsed.request_id)
+        except WorkflowError as exc:
+            respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
+            return
+        respond(response_type="ephemeral", text=f"Request #{parsed.request_id} is cancelled.")
+
+
+def _visible(rt: SlackContext, origin: Origin) -> tuple[list[str], set[str]]:
+    """The tenants the caller may use from this channel, and the verbs those tenants offer."""
+    tenants: list[str] = []
+    verbs: set[str] = set()
+    for name in rt.tenants.names:
+        policy = rt.tenants.policy(name)
+        if not rt.access.channel_allowed(name, origin.channel):
+            continue
+        member = rt.membership
+        if not (policy.may_request(origin.user, member) or policy.may_approve(origin.user, member)):
+            continue
+        tenants.append(name)
+        verbs |= {verb.value for _scope, verb in rt.tenants.provider(name).capabilities()}
+    return tenants, verbs
+
+
+def _status(rt: SlackContext, parsed: grammar.Status, respond: Responder) -> None:
+    try:
+        report = rt.service.status(parsed)
+    except CommandError as exc:
+        respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
+        return
+    lines = [f"*Live state on `{parsed.tenant}`:*"]
+    for result in report.results[:40]:
+        mark = ":white_check_mark:" if result.ok else ":warning:"
+        lines.append(f"{mark} `{escape(str(result.target))}`: {escape(result.message)}")
+    if len(report.results) > 40:
+        lines.append(f"… and {len(report.results) - 40} more")
+    respond(response_type="ephemeral", text="\n".join(lines))
+
+
+def _change(
+    rt: SlackContext, parsed: grammar.Change, command: dict[str, Any], respond: Responder
+) -> None:
+    actor = command["user_id"]
+    origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+    try:
+        rt.access.check_rate(origin)
+    except AccessDenied as exc:
+        rt.access.refuse(origin, tenant=parsed.tenant, problem=str(exc))
+        respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
+        return
+    try:
+        view = rt.service.submit(parsed, requester=actor)
+    except (CommandError, WorkflowError) as exc:
+        if isinstance(exc, CommandError):  # the workflow records its own refusals
+            rt.workflow.refuse_input(
+                actor=actor, tenant=parsed.tenant, verb=parsed.verb.value, problem=str(exc)
+            )
+        respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
+        return
+    tenant = rt.tenants.get(parsed.tenant)
+    channel = tenant.channel or command["channel_id"]
+    try:
+        rt.cards.post(view, channel)
+    except Exception as exc:
+        error = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error")
+        log.warning("could not post card for request %s: %s", view.id, error or exc)
+        respond(
+            response_type="ephemeral",
+            text=(
+                f":warning: Request #{view.id} is stored, but its approval card could not be "
+                f"posted in <#{channel}> ({error or 'Slack error'}). Invite the bot there, or "
+                "approve it with the CLI. It expires if nobody decides."
+            ),
+        )
+        return
+    respond(
+        response_type="ephemeral",
+        text=(
+            f"Request #{view.id} ({parsed.verb.value} on `{parsed.tenant}`) is waiting for "
+            f"approval in <#{channel}>."
+        ),
+    )
+    if tenant.notify_approvers:
+        rt.notifier.notify(rt.workflow.get(view.id), rt.tenants.policy(parsed.tenant).approvers)
