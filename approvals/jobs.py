@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from approvals.db import Database
+from approvals.leases import aware, renewed_while
 from approvals.models import Job, JobState, utcnow
 
 __all__ = ["CHANNEL", "Doorbell", "JobQueue"]
@@ -186,28 +187,12 @@ class JobQueue:
             last_error=error[:2000],
         )
 
-    @contextmanager
-    def leased(self, job_id: int, worker: str) -> Iterator[None]:
+    def leased(self, job_id: int, worker: str) -> AbstractContextManager[None]:
         """Renew ``worker``'s lease on the job in the background while the block runs."""
-        done = threading.Event()
         interval = max(self.lease.total_seconds() / 3, 0.05)
-
-        def renew() -> None:
-            while not done.wait(interval):
-                try:
-                    if not self.renew(job_id, worker):
-                        log.warning("lost the lease on job %s", job_id)
-                        return
-                except Exception:
-                    log.exception("could not renew the lease on job %s", job_id)
-
-        thread = threading.Thread(target=renew, name=f"lease-{job_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()
+        return renewed_while(
+            lambda: self.renew(job_id, worker), interval_s=interval, label=f"job {job_id}"
+        )
 
     def _update_own(self, job_id: int, worker: str, **values: object) -> bool:
         with self.db.transaction() as s:
@@ -234,7 +219,7 @@ class JobQueue:
                 select(func.min(Job.lease_expires_at)).where(Job.state == JobState.RUNNING.value)
             ).one()
         times = [t for t in (queued, lease) if t is not None]
-        return _aware(min(times)) if times else None
+        return aware(min(times)) if times else None
 
     def counts(self) -> dict[str, int]:
         with self.db.read() as s:
@@ -244,9 +229,3 @@ class JobQueue:
     def get(self, job_id: int) -> Job | None:
         with self.db.read() as s:
             return s.get(Job, job_id)
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

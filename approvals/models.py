@@ -16,6 +16,8 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "Approval",
     "AuditEvent",
+    "Intake",
+    "IntakeState",
     "Job",
     "JobState",
     "ChangeRequest",
@@ -142,6 +144,9 @@ class ChangeRequest(SQLModel, table=True):
     revert_verb: str | None = Field(default=None, max_length=32)
     revert_after_s: int | None = None
     revert_at: datetime | None = Field(default=None, sa_type=_tz())
+    # The intake row this request was created from: carrying that row out again after a
+    # crash finds this request instead of storing a second one.
+    intake_id: int | None = Field(default=None, unique=True, index=True)
 
 
 class RequestTarget(SQLModel, table=True):
@@ -249,3 +254,50 @@ class AuditEvent(SQLModel, table=True):
     before: str | None = None
     after: str | None = None
     detail: str | None = None
+
+
+class IntakeState(StrEnum):
+    """Lifecycle of an intake row: like a job's, without the retry delay."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # attempts exhausted: the worker died on it every time
+
+
+class Intake(SQLModel, table=True):
+    """Something the UI acknowledged, stored before the acknowledgement and carried out after.
+
+    ``payload`` is opaque here (the UI layer's own JSON); ``dedupe_key`` is derived from it by
+    the UI layer, so a replayed or retried delivery of the same interaction is stored once.
+    """
+
+    __tablename__ = "intake"
+    __table_args__ = (
+        sa.Index(
+            "ix_intake_queued",
+            "received_at",
+            "id",
+            postgresql_where=sa.text("state = 'queued'"),
+            sqlite_where=sa.text("state = 'queued'"),
+        ),
+        sa.Index(
+            "ix_intake_running_lease",
+            "lease_expires_at",
+            "id",
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    dedupe_key: str | None = Field(default=None, max_length=300, unique=True, index=True)
+    payload: str = Field(sa_type=sa.Text())
+    received_at: datetime = Field(default_factory=utcnow, sa_type=_tz())
+    state: str = Field(default=IntakeState.QUEUED.value, max_length=16)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=128)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=_tz())
+    finished_at: datetime | None = Field(default=None, sa_type=_tz(), index=True)
+    last_error: str | None = Field(default=None, max_length=2000)

@@ -31,6 +31,14 @@ class Queries(WorkflowBase):
                 raise RequestNotFound(f"There is no request #{request_id}.")
             return self._view(s, request)
 
+    def by_intake(self, intake_id: int) -> RequestView | None:
+        """The request stored from intake row ``intake_id``, if any."""
+        with self.db.read() as s:
+            request = s.exec(
+                select(ChangeRequest).where(ChangeRequest.intake_id == intake_id)
+            ).first()
+            return None if request is None else self._view(s, request)
+
     def pending(self, tenant: str | None = None) -> list[RequestView]:
         with self.db.read() as s:
             query = select(ChangeRequest).where(ChangeRequest.status == RequestStatus.PENDING.value)

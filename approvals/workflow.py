@@ -67,11 +67,13 @@ class Workflow(Decisions, Execution, CardSync, Queries):
         tenant_wide: bool = False,
         revert_verb: str | None = None,
         revert_after: timedelta | None = None,
+        intake_id: int | None = None,
     ) -> RequestView:
         """Store a new pending request; raises NotARequester if the policy forbids it.
 
         With ``revert_after``, a successful change is undone by ``revert_verb`` after that
-        long, without a new approval (it was approved with the original)."""
+        long, without a new approval (it was approved with the original). ``intake_id``: the
+        stored command it comes from (unique: one request per command)."""
         if not targets:
             raise ValueError("a request needs at least one target")
         policy = self._policies(tenant)
@@ -94,6 +96,7 @@ class Workflow(Decisions, Execution, CardSync, Queries):
                 expires_at=now + policy.request_ttl,
                 revert_verb=revert_verb if revert_after else None,
                 revert_after_s=int(revert_after.total_seconds()) if revert_after else None,
+                intake_id=intake_id,
             )
             s.add(request)
             s.flush()

@@ -7,6 +7,7 @@ never import it back: they take what they use, or a protocol (``bot.slack.contex
 from __future__ import annotations
 
 import contextvars
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from approvals import Database, Workflow
+from approvals.intake import IntakeQueue
 from approvals.jobs import JobQueue
+from approvals.leases import holder_name
 from bot.commands.access import AccessPolicy
 from bot.commands.service import CommandService
 from bot.config.schema import AppConfig
@@ -31,12 +34,15 @@ from bot.slack.cards import Cards
 from bot.slack.context import TaskSink
 from bot.slack.home import HomeTab
 from bot.slack.http_client import KeepAliveWebClient
+from bot.slack.inbox import Inbox
 from bot.slack.membership import SlackMembership
 from bot.slack.notify import ApproverNotifier
 from bot.slack.task import Task
 from bot.tenants import TenantRegistry
 
 __all__ = ["Runtime", "build_runtime"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,18 +62,38 @@ class Runtime:
     notifier: ApproverNotifier
     home: HomeTab
     access: AccessPolicy
+    inbox: Inbox
     background: ThreadPoolExecutor
     worker: WorkerStatus | None = None  # what /healthz and /metrics read of the worker
     worker_process: TaskSink | None = None  # the worker process: takes after-ack tasks
 
-    def hand_off(self, task: Task, *, here: bool = False) -> None:
-        """After-ack work: to the worker process if there is one (and not ``here``), else to
-        this process's pool. Never blocks the acknowledgement."""
+    def hand_off(self, task: Task, *, here: bool = False) -> bool:
+        """Store ``task`` in the intake table (committed: call it before the ack), then wake
+        whoever carries it out: the worker process if there is one (and not ``here``), else
+        this process's pool. False for a replayed delivery, stored before: nothing to do.
+        Raises when the database cannot store it: then nothing may be acknowledged."""
+        stored = self.inbox.accept(task)
+        if stored is None:
+            return False
         if self.worker_process is not None and not here:
-            self.worker_process.submit(task)
-            return
+            self.worker_process.submit(stored)  # a wake-up: the row is the copy that counts
+        else:
+            self.run_here(stored)
+        return True
+
+    def run_here(self, task: Task) -> None:
+        """Carry out a stored task on this process's pool (its row is claimed first)."""
         context = contextvars.copy_context()  # keeps the request ID of the log lines
-        self.background.submit(context.run, run_task, self, task)
+        self.background.submit(context.run, self.carry_out, task)
+
+    def carry_out(self, task: Task) -> None:
+        try:
+            self.inbox.carry_out(task, self.run_task)
+        except Exception:
+            log.exception("could not claim intake %s; a worker will pick it up", task.intake_id)
+
+    def run_task(self, task: Task) -> None:
+        run_task(self, task)
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
@@ -93,7 +119,8 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
     tenants = TenantRegistry(config)
     client = _web_client(settings)
     membership = SlackMembership(client)
-    jobs = JobQueue(db, lease=timedelta(seconds=settings.job_lease_s))
+    lease = timedelta(seconds=settings.job_lease_s)
+    jobs = JobQueue(db, lease=lease)
     workflow = Workflow(db, tenants.policy, membership=membership, jobs=jobs)
     cards = Cards(client, workflow)
     return Runtime(
@@ -110,6 +137,7 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
         notifier=ApproverNotifier(client, membership),
         home=HomeTab(client, workflow),
         access=AccessPolicy(config, workflow),
+        inbox=Inbox(IntakeQueue(db, lease=lease), holder_name()),
         background=ThreadPoolExecutor(
             max_workers=settings.background_threads, thread_name_prefix="slack-work"
         ),

@@ -70,8 +70,11 @@ class CommandService:
             raise CommandError("A whole-tenant change cannot be combined with other targets.")
         return provider
 
-    def submit(self, command: Change, *, requester: str) -> RequestView:
-        """Validate a change against config and back end, then store it as a request."""
+    def submit(
+        self, command: Change, *, requester: str, intake_id: int | None = None
+    ) -> RequestView:
+        """Validate a change against config and back end, then store it as a request
+        (``intake_id``: the stored command it comes from, so it is stored once)."""
         provider = self.precheck(command)
         problems = [r for r in _live_check(provider, command.targets) if not r.ok]
         if problems:
@@ -88,6 +91,7 @@ class CommandService:
             tenant_wide=Target.tenant() in command.targets,
             revert_verb=command.revert_verb.value if command.revert_verb else None,
             revert_after=command.duration,
+            intake_id=intake_id,
         )
 
     def status(self, command: Status) -> StatusReport:

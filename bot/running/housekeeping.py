@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 from approvals import Workflow
+from approvals.intake import IntakeQueue
 from bot.slack.cards import Cards
 
 __all__ = ["Housekeeper"]
@@ -16,15 +17,25 @@ __all__ = ["Housekeeper"]
 log = logging.getLogger(__name__)
 
 JOB_RETENTION = timedelta(days=7)  # finished jobs; the audit trail keeps everything
+# finished intake rows: far longer than a signed Slack request can be replayed (5 minutes)
+INTAKE_RETENTION = timedelta(days=1)
 PRUNE_EVERY_S = 3600.0
 
 
 class Housekeeper:
     """A daemon thread that runs ``tick`` every ``interval_s`` seconds until stopped."""
 
-    def __init__(self, workflow: Workflow, cards: Cards, *, interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        cards: Cards,
+        *,
+        interval_s: float = 5.0,
+        intake: IntakeQueue | None = None,
+    ) -> None:
         self.workflow = workflow
         self.cards = cards
+        self.intake = intake
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._last_prune = float("-inf")
@@ -42,6 +53,8 @@ class Housekeeper:
             pruned = self.workflow.jobs.prune(JOB_RETENTION)
             if pruned:
                 log.info("pruned %d finished job(s) older than %s", pruned, JOB_RETENTION)
+            if self.intake is not None and (pruned := self.intake.prune(INTAKE_RETENTION)):
+                log.info("pruned %d finished intake row(s) older than %s", pruned, INTAKE_RETENTION)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from bot.ops.metrics import attach_metrics, forget_process, share_across_processes
 from bot.running.housekeeping import Housekeeper
+from bot.running.intake_pump import IntakePump
 from bot.running.server import build_asgi_app
 from bot.running.worker import Worker
 from bot.running.worker_process import READY, WorkerProcess, child_argv
@@ -40,6 +41,7 @@ __all__ = [
     "shut_down",
     "start_beside",
     "start_housekeeper",
+    "start_pump",
     "start_worker",
 ]
 
@@ -57,6 +59,7 @@ class Beside:
     worker: Worker | None = None
     housekeeper: Housekeeper | None = None
     process: WorkerProcess | None = None
+    pump: IntakePump | None = None
     metrics_dir: str | None = None
 
     @property
@@ -76,7 +79,8 @@ def start_beside(
         rt.worker = rt.worker_process = process
         return Beside(process=process, metrics_dir=metrics_dir)
     housekeeper = start_housekeeper(rt)
-    return Beside(start_worker(rt, on_busy=on_busy) if mode == "thread" else None, housekeeper)
+    worker = start_worker(rt, on_busy=on_busy) if mode == "thread" else None
+    return Beside(worker, housekeeper, pump=start_pump(rt))
 
 
 def start_worker(rt: Runtime, *, on_busy: Callable[[int], None] | None = None) -> Worker:
@@ -93,10 +97,14 @@ def start_worker(rt: Runtime, *, on_busy: Callable[[int], None] | None = None) -
     return worker.start()
 
 
+def start_pump(rt: Runtime) -> IntakePump:
+    """The safety net for stored after-ack work that nobody was woken for."""
+    return IntakePump(rt.inbox, rt.run_task, poll_s=rt.settings.intake_poll_s).start()
+
+
 def start_housekeeper(rt: Runtime) -> Housekeeper:
-    return Housekeeper(
-        rt.workflow, rt.cards, interval_s=rt.settings.housekeeping_interval_s
-    ).start()
+    interval_s = rt.settings.housekeeping_interval_s
+    return Housekeeper(rt.workflow, rt.cards, interval_s=interval_s, intake=rt.inbox.queue).start()
 
 
 def _keep_signals_after_uvicorn() -> None:
@@ -120,6 +128,8 @@ def shut_down(rt: Runtime, beside: Beside) -> None:
     """No new jobs; jobs in flight get SHUTDOWN_GRACE_S to finish; then release everything."""
     if beside.process is not None:
         beside.process.stop(SHUTDOWN_GRACE_S + 10.0)
+    if beside.pump is not None:
+        beside.pump.stop(SHUTDOWN_GRACE_S)
     if beside.worker is not None:
         beside.worker.stop(SHUTDOWN_GRACE_S)
     if beside.housekeeper is not None:
@@ -175,7 +185,7 @@ def run_worker(
 ) -> int:
     """Run workers (and housekeeping) without the HTTP server until SIGINT/SIGTERM.
 
-    As a bot's worker process: also carry out the ``Task`` lines read from ``tasks``, say
+    As a bot's worker process: also carry out the stored tasks that ``tasks`` lines name, say
     ``ready`` on ``ready``, and stop when ``tasks`` closes (the bot is stopping or gone);
     signals are the bot's to handle, so they are ignored here. ``on_busy`` hears how many
     worker threads are running a job, whenever that changes."""
@@ -212,6 +222,6 @@ def _read_tasks(rt: Runtime, tasks: BinaryIO, stop: threading.Event) -> None:
         except TaskError as exc:
             log.warning("ignoring a task line: %s", exc)
             continue
-        rt.hand_off(task, here=True)
-    log.info("the bot closed the task feed; stopping")
+        rt.run_here(task)  # stored by the bot already: the line only says where to look
+    log.info("the bot is stopping or gone (its pipe to this worker closed); stopping")
     stop.set()

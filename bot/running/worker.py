@@ -8,16 +8,14 @@ separate worker processes on SQLite poll (``poll_s``); the in-process worker nev
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
 
 from approvals.jobs import CHANNEL, JobQueue
+from approvals.leases import holder_name
 from approvals.models import Job, utcnow
 from bot.running.executor import Executor
 
@@ -27,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return holder_name()
 
 
 class Worker:

@@ -137,7 +137,8 @@ class WorkerProcess:
     # --- feeding -----------------------------------------------------------------------------
 
     def submit(self, task: Task) -> None:
-        """Queue ``task`` for the child; returns at once (the writer thread does the I/O)."""
+        """Wake the child for a stored ``task``; returns at once (the writer thread does the
+        I/O). The line is a wake-up: the intake row is the copy that counts."""
         self._lines.put(task.to_line())
 
     def _write(self) -> None:
@@ -169,8 +170,10 @@ class WorkerProcess:
                 self._spawned.wait(min(remaining, 1.0))
 
     def _lose(self, why: str) -> None:
+        """A wake-up that did not reach the child: the task itself is stored, and a worker's
+        intake poll carries it out a little later."""
         self.lost += 1
-        log.error("after-ack work dropped: %s (%d so far)", why, self.lost)
+        log.error("a wake-up was not delivered: %s (%d so far)", why, self.lost)
 
     # --- supervising -------------------------------------------------------------------------
 

@@ -16,12 +16,13 @@ from bot.commands import grammar
 from bot.commands.access import Origin
 from bot.ops.logs import log_context
 from bot.slack import presses, slash_command
+from bot.slack.answer import Answer
 from bot.slack.context import SlackContext
-from bot.slack.http_client import Responder
 from bot.slack.task import (
     APPROVE,
     CANCEL,
     COMMAND,
+    DENIED,
     DENY_DIALOG,
     HOME,
     REFUSE_ACCESS,
@@ -39,7 +40,7 @@ def run(rt: SlackContext, task: Task) -> None:
     """Carry out ``task``; log and tell the person about anything unexpected."""
     with log_context(request_id=task.request_id or None):
         try:
-            _STEPS[task.kind](rt, task.args)
+            _STEPS[task.kind](rt, task)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("unexpected error in %s work (reference %s)", task.kind, ref)
@@ -52,16 +53,24 @@ def _tell_failure(rt: SlackContext, task: Task, ref: str) -> None:
         "by this step. Try again in a moment."
     )
     try:
-        if task.kind == COMMAND and task.args.get("response_url"):
-            _respond(task.args)(response_type="ephemeral", text=text)
+        if task.kind == COMMAND:
+            _answer(rt, task)(response_type="ephemeral", text=text)
         elif task.kind in (APPROVE, CANCEL, DENY_DIALOG):
             presses.tell(rt, _press(task.args), text)
     except Exception:
         log.warning("could not tell the person about error %s", ref)
 
 
-def _respond(args: dict[str, Any]) -> Responder:
-    return Responder(str(args["response_url"]))
+def _answer(rt: SlackContext, task: Task) -> Answer:
+    args = task.args
+    return Answer(
+        args.get("response_url"),
+        client=lambda: rt.client,
+        user=str(args["user_id"]),
+        channel=args.get("channel_id"),
+        received_at=task.received_at,
+        attempt=task.attempt,
+    )
 
 
 def _press(args: dict[str, Any]) -> Press:
@@ -70,18 +79,20 @@ def _press(args: dict[str, Any]) -> Press:
     )
 
 
-def _command(rt: SlackContext, args: dict[str, Any]) -> None:
+def _command(rt: SlackContext, task: Task) -> None:
     # parsed again here: the listener already refused anything that does not parse
-    parsed = grammar.parse(str(args.get("text") or ""))
-    slash_command.run(rt, parsed, args, respond=_respond(args))
+    parsed = grammar.parse(str(task.args.get("text") or ""))
+    slash_command.run(rt, parsed, task.args, respond=_answer(rt, task), intake_id=task.intake_id)
 
 
-def _refuse_access(rt: SlackContext, args: dict[str, Any]) -> None:
+def _refuse_access(rt: SlackContext, task: Task) -> None:
+    args = task.args
     origin = Origin(str(args["user"]), args.get("team"), args.get("channel"))
     rt.access.refuse(origin, tenant=args.get("tenant"), problem=str(args["problem"]))
 
 
-def _refuse_input(rt: SlackContext, args: dict[str, Any]) -> None:
+def _refuse_input(rt: SlackContext, task: Task) -> None:
+    args = task.args
     rt.workflow.refuse_input(
         actor=str(args["actor"]),
         tenant=args.get("tenant"),
@@ -90,12 +101,19 @@ def _refuse_input(rt: SlackContext, args: dict[str, Any]) -> None:
     )
 
 
-_STEPS: dict[str, Callable[[SlackContext, dict[str, Any]], None]] = {
+def _denied(rt: SlackContext, task: Task) -> None:
+    args = task.args
+    view = rt.workflow.get(int(args["request_id"]))
+    presses.show_denial(rt, view, str(args["actor"]), args.get("note"))
+
+
+_STEPS: dict[str, Callable[[SlackContext, Task], None]] = {
     COMMAND: _command,
-    APPROVE: lambda rt, args: presses.approve(rt, _press(args)),
-    CANCEL: lambda rt, args: presses.cancel_press(rt, _press(args)),
-    DENY_DIALOG: lambda rt, args: presses.open_deny_dialog(rt, _press(args)),
-    HOME: lambda rt, args: rt.home.publish(str(args["user"])),
+    APPROVE: lambda rt, task: presses.approve(rt, _press(task.args), retry=task.attempt > 1),
+    CANCEL: lambda rt, task: presses.cancel_press(rt, _press(task.args)),
+    DENY_DIALOG: lambda rt, task: presses.open_deny_dialog(rt, _press(task.args)),
+    DENIED: _denied,
+    HOME: lambda rt, task: rt.home.publish(str(task.args["user"])),
     REFUSE_ACCESS: _refuse_access,
     REFUSE_INPUT: _refuse_input,
 }

@@ -42,6 +42,7 @@ class SlackContext(Protocol):
     notifier: ApproverNotifier
     client: WebClient
 
-    def hand_off(self, task: Task, *, here: bool = False) -> None:
-        """After-ack work: never blocks the acknowledgement."""
+    def hand_off(self, task: Task, *, here: bool = False) -> bool:
+        """Store ``task`` (committed when this returns; call it before the ack) and wake whoever
+        carries it out. False for a replay (stored before); raises if it cannot be stored."""
         ...

@@ -1,9 +1,11 @@
 """Slack listeners: the ``/smtp`` command, the buttons, the deny dialog and App Home.
 
-Every listener acknowledges first (Slack wants an answer within 3 s) and hands the slow work
-on as a ``Task`` (``SlackContext.hand_off``): to the worker process when there is one, else to this
-process's pool. Input that fails validation is answered in the ack. Listeners return as soon
-as they have acknowledged (Bolt runs them with ``process_before_response``), and never raise.
+Slack wants an answer within 3 s, and what is acknowledged must survive a crash: every
+listener stores its slow work as a ``Task`` in the intake table (``SlackContext.hand_off``,
+one insert) and only then acknowledges; the worker process, or this process's pool, carries
+it out after the ack. Input that fails validation is answered in the ack. Listeners return as
+soon as they have acknowledged (Bolt runs them with ``process_before_response``); the one
+raise is a press that could not be stored, so that it is not acknowledged.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from approvals import WorkflowError
 from bot.commands import grammar
 from bot.commands.access import AccessDenied, Origin
 from bot.commands.messages import usage_for
-from bot.errors import CommandError, UsageError
-from bot.slack import presses
+from bot.errors import BotError, CommandError, UsageError
 from bot.slack.context import SlackContext
-from bot.slack.task import APPROVE, CANCEL, DENY_DIALOG, Press, Task, press_from
+from bot.slack.task import (
+    APPROVE,
+    CANCEL,
+    DENY_DIALOG,
+    Press,
+    Task,
+    command_key,
+    press_from,
+    view_key,
+)
 from bot.slack.views import (
     APPROVE_ACTION,
     CANCEL_ACTION,
@@ -34,15 +44,38 @@ from bot.slack.views import (
 )
 from providers import CHANGE_VERBS
 
-__all__ = ["register"]
+__all__ = ["StoreFailed", "register"]
 
 log = logging.getLogger(__name__)
+
+
+class StoreFailed(BotError):
+    """A press could not be stored, so it is not acknowledged (Bolt answers 500)."""
+
+
+STORE_FAILED = (
+    ":warning: The bot could not store your command (its database did not answer), so "
+    "nothing was done. Try again in a minute."
+)
+
+# hand_off's outcomes, as the listeners act on them
+STORED, REPLAYED, NOT_STORED = "stored", "replayed", "not stored"
 
 
 def _reference() -> str:
     ref = uuid.uuid4().hex[:8]
     log.exception("unexpected error (reference %s)", ref)
     return ref
+
+
+def _store(rt: SlackContext, task: Task, *, here: bool = False) -> str:
+    """Commit the task before the caller acks (``SlackContext.hand_off``); one log line, not a
+    traceback, when the database cannot take it."""
+    try:
+        return STORED if rt.hand_off(task, here=here) else REPLAYED
+    except Exception as exc:
+        log.error("could not store a %s (%s): not acknowledged as done", task.kind, exc)
+        return NOT_STORED
 
 
 def register(app: App, rt: SlackContext) -> None:
@@ -54,13 +87,17 @@ def register(app: App, rt: SlackContext) -> None:
         parsed = _parse_or_refuse(rt, ack, command, origin)
         if parsed is None:
             return
-        if isinstance(parsed, grammar.Status):
+        stored = _store(rt, Task.command(command))  # in the database before the ack
+        if stored == NOT_STORED:
+            ack(response_type="ephemeral", text=STORE_FAILED)
+        elif stored == REPLAYED:
+            ack()  # this very command was stored and answered before
+        elif isinstance(parsed, grammar.Status):
             ack(response_type="ephemeral", text=f"Reading the live state from `{parsed.tenant}`…")
         elif isinstance(parsed, grammar.Change):
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
         else:
             ack()  # help, list, history, cancel: answered through respond() right after
-        rt.hand_off(Task.command(command))
 
     app.action(APPROVE_ACTION)(_button_listener(rt, APPROVE))
     app.action(CANCEL_ACTION)(_button_listener(rt, CANCEL))
@@ -79,18 +116,19 @@ def register(app: App, rt: SlackContext) -> None:
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":
-            rt.hand_off(Task.home(event["user"]))
+            _store(rt, Task.home(event["user"]))  # best-effort: Slack wants no answer
 
 
 def _button_listener(rt: SlackContext, kind: str, *, here: bool = False) -> Callable[..., None]:
-    """Ack the press, check where it came from, and hand the step on (``here``: on this
-    process's own pool, not the worker process)."""
+    """Check where the press came from, store the step, then ack (``here``: carried out on
+    this process's own pool, not the worker process). A press that could not be stored is not
+    acknowledged: Slack then shows the presser that it did not work."""
 
     def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
         press = _press(rt, body, action)
-        if press is not None:
-            rt.hand_off(Task.press(kind, press), here=here)
+        if press is not None and _store(rt, Task.press(kind, press), here=here) == NOT_STORED:
+            raise StoreFailed(f"could not store a {kind} press")
+        ack()
 
     return listener
 
@@ -111,7 +149,8 @@ def _press(rt: SlackContext, body: dict[str, Any], action: dict[str, Any]) -> Pr
     try:
         rt.access.check_team(origin)
     except AccessDenied as exc:
-        rt.hand_off(Task.refuse_access(origin, tenant=None, problem=str(exc)))
+        key = f"press:{press.delivery}" if press.delivery else None
+        _store(rt, Task.refuse_access(origin, tenant=None, problem=str(exc), key=key))
         return None
     return press
 
@@ -121,6 +160,7 @@ def _parse_or_refuse(
 ) -> grammar.Command | None:
     """Parse and check against the config before the ack; refusals go in the ack."""
     actor = command["user_id"]
+    key = command_key(command)
     parsed: grammar.Command | None = None
     try:
         rt.access.check_team(origin)
@@ -132,17 +172,21 @@ def _parse_or_refuse(
         if isinstance(parsed, grammar.Change | grammar.Status):
             rt.service.precheck(parsed)
     except AccessDenied as exc:
-        ack(response_type="ephemeral", text=f":no_entry: {exc}")
         tenant = getattr(parsed, "tenant", None)
-        rt.hand_off(Task.refuse_access(origin, tenant=tenant, problem=str(exc)))
+        problem = str(exc)
+        _store(rt, Task.refuse_access(origin, tenant=tenant, problem=problem, key=key))
+        ack(response_type="ephemeral", text=f":no_entry: {exc}")
         return None
     except (UsageError, CommandError) as exc:
         verb = exc.verb if isinstance(exc, UsageError) else _verb_of(parsed)
         tenant = getattr(parsed, "tenant", None)
-        ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
         if verb in CHANGE_VERBS:
-            task = Task.refuse_input(actor=actor, tenant=tenant, verb=verb, problem=str(exc))
-            rt.hand_off(task)
+            problem = str(exc)
+            task = Task.refuse_input(
+                actor=actor, tenant=tenant, verb=verb, problem=problem, key=key
+            )
+            _store(rt, task)  # the refusal is recorded; the ack below is its whole answer
+        ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
         return None
     return parsed
 
@@ -156,7 +200,8 @@ def _verb_of(parsed: grammar.Command | None) -> str | None:
 
 
 def _deny_submitted(rt: SlackContext, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-    """Deny before the ack so that a refusal shows in the dialog itself."""
+    """Record the denial before the ack, so that a refusal shows in the dialog itself; the
+    card and the thread are updated after the ack (Slack can be slow to answer those)."""
     actor = body["user"]["id"]
     metadata = str(view.get("private_metadata", ""))
     if not grammar.is_number(metadata):
@@ -165,8 +210,9 @@ def _deny_submitted(rt: SlackContext, ack: Ack, body: dict[str, Any], view: dict
     values = view.get("state", {}).get("values", {})
     note = (values.get(DENY_REASON_BLOCK, {}).get(DENY_REASON_ACTION, {}) or {}).get("value")
     note = " ".join(str(note).split())[:500] if note else None
+    request_id = int(metadata)
     try:
-        presses.deny(rt, actor, int(metadata), note)
+        rt.workflow.deny(request_id, actor=actor, note=note)
     except WorkflowError as exc:
         ack(response_action="errors", errors={DENY_REASON_BLOCK: str(exc)})
         return
@@ -174,4 +220,6 @@ def _deny_submitted(rt: SlackContext, ack: Ack, body: dict[str, Any], view: dict
         ref = _reference()
         ack(response_action="errors", errors={DENY_REASON_BLOCK: f"Internal error ({ref})."})
         return
+    # the denial is stored; if this task is not, the housekeeper still redraws the card
+    _store(rt, Task.denied(actor=actor, request_id=request_id, note=note, key=view_key(view)))
     ack()

@@ -14,6 +14,7 @@ __all__ = [
     "cancel",
     "cancel_press",
     "deny",
+    "show_denial",
     "open_deny_dialog",
     "tell",
 ]
@@ -29,15 +30,25 @@ def tell(rt: SlackContext, press: Press, text: str) -> None:
         rt.cards.tell(press.channel, press.actor, text)
 
 
-def approve(rt: SlackContext, press: Press) -> None:
+def approve(rt: SlackContext, press: Press, *, retry: bool = False) -> None:
+    """Count the approval. ``retry``: this press is carried out again after a crash, so an
+    approval of the presser's that is already stored is this press's own, not a second one."""
     try:
         outcome = rt.workflow.approve(press.request_id, actor=press.actor)
     except WorkflowError as exc:
-        tell(rt, press, f":no_entry: {exc}")
+        if not (retry and _approved_by(rt, press)):
+            tell(rt, press, f":no_entry: {exc}")
         return
     rt.cards.update(outcome.view)  # the execute job is queued; a worker picks it up at once
     if press.from_home:
         rt.home.publish(press.actor, notice=f"You approved request #{press.request_id}.")
+
+
+def _approved_by(rt: SlackContext, press: Press) -> bool:
+    try:
+        return press.actor in rt.workflow.get(press.request_id).approvers
+    except WorkflowError:
+        return False
 
 
 def open_deny_dialog(rt: SlackContext, press: Press) -> None:
@@ -67,6 +78,11 @@ def open_deny_dialog(rt: SlackContext, press: Press) -> None:
 def deny(rt: SlackContext, actor: str, request_id: int, note: str | None) -> RequestView:
     """Deny and tell the requester in the card's thread. Raises WorkflowError."""
     view = rt.workflow.deny(request_id, actor=actor, note=note)
+    return show_denial(rt, view, actor, note)
+
+
+def show_denial(rt: SlackContext, view: RequestView, actor: str, note: str | None) -> RequestView:
+    """A recorded denial on the card and in its thread."""
     rt.cards.update(view)
     because = f": {escape(note)}" if note else ""
     rt.cards.reply(

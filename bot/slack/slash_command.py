@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from approvals import WorkflowError
+from approvals import RequestView, WorkflowError
 from bot.commands import grammar
 from bot.commands.access import AccessDenied, Origin
 from bot.commands.messages import help_text
@@ -23,9 +23,15 @@ log = logging.getLogger(__name__)
 
 
 def run(
-    rt: SlackContext, parsed: grammar.Command, command: dict[str, Any], *, respond: Responder
+    rt: SlackContext,
+    parsed: grammar.Command,
+    command: dict[str, Any],
+    *,
+    respond: Responder,
+    intake_id: int | None = None,
 ) -> None:
-    """Runs after the ack for commands that need the database or a back end."""
+    """Runs after the ack for commands that need the database or a back end. ``intake_id``:
+    the stored command this is, so that carrying it out again finds what it did before."""
     actor = command["user_id"]
     if isinstance(parsed, grammar.Help):
         origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
@@ -34,7 +40,7 @@ def run(
     elif isinstance(parsed, grammar.Status):
         _status(rt, parsed, respond)
     elif isinstance(parsed, grammar.Change):
-        _change(rt, parsed, command, respond)
+        _change(rt, parsed, command, respond, intake_id)
     elif isinstance(parsed, grammar.ListRequests):
         views = rt.workflow.pending(parsed.tenant)
         active = rt.workflow.active_restrictions(parsed.tenant)
@@ -84,8 +90,33 @@ def _status(rt: SlackContext, parsed: grammar.Status, respond: Responder) -> Non
 
 
 def _change(
-    rt: SlackContext, parsed: grammar.Change, command: dict[str, Any], respond: Responder
+    rt: SlackContext,
+    parsed: grammar.Change,
+    command: dict[str, Any],
+    respond: Responder,
+    intake_id: int | None,
 ) -> None:
+    view = rt.workflow.by_intake(intake_id) if intake_id is not None else None
+    if view is None:
+        view = _submit(rt, parsed, command, respond, intake_id)
+        if view is None:
+            return
+    tenant = rt.tenants.get(parsed.tenant)
+    channel = view.request.card_channel or tenant.channel or command["channel_id"]
+    if view.request.card_ref is None:
+        _post_card(rt, view, channel, respond, notify=tenant.notify_approvers)
+        return
+    _say_waiting(view, channel, respond)  # carried out again: the card was posted before
+
+
+def _submit(
+    rt: SlackContext,
+    parsed: grammar.Change,
+    command: dict[str, Any],
+    respond: Responder,
+    intake_id: int | None,
+) -> RequestView | None:
+    """Store the request, or answer why not (None)."""
     actor = command["user_id"]
     origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
     try:
@@ -93,18 +124,21 @@ def _change(
     except AccessDenied as exc:
         rt.access.refuse(origin, tenant=parsed.tenant, problem=str(exc))
         respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
-        return
+        return None
     try:
-        view = rt.service.submit(parsed, requester=actor)
+        return rt.service.submit(parsed, requester=actor, intake_id=intake_id)
     except (CommandError, WorkflowError) as exc:
         if isinstance(exc, CommandError):  # the workflow records its own refusals
             rt.workflow.refuse_input(
                 actor=actor, tenant=parsed.tenant, verb=parsed.verb.value, problem=str(exc)
             )
         respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
-        return
-    tenant = rt.tenants.get(parsed.tenant)
-    channel = tenant.channel or command["channel_id"]
+        return None
+
+
+def _post_card(
+    rt: SlackContext, view: RequestView, channel: str, respond: Responder, *, notify: bool
+) -> None:
     try:
         rt.cards.post(view, channel)
     except Exception as exc:
@@ -119,12 +153,18 @@ def _change(
             ),
         )
         return
+    _say_waiting(view, channel, respond)
+    if notify:
+        tenant = view.request.tenant
+        rt.notifier.notify(rt.workflow.get(view.id), rt.tenants.policy(tenant).approvers)
+
+
+def _say_waiting(view: RequestView, channel: str, respond: Responder) -> None:
+    request = view.request
     respond(
         response_type="ephemeral",
         text=(
-            f"Request #{view.id} ({parsed.verb.value} on `{parsed.tenant}`) is waiting for "
+            f"Request #{view.id} ({request.verb} on `{request.tenant}`) is waiting for "
             f"approval in <#{channel}>."
         ),
     )
-    if tenant.notify_approvers:
-        rt.notifier.notify(rt.workflow.get(view.id), rt.tenants.policy(parsed.tenant).approvers)

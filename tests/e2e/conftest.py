@@ -109,16 +109,20 @@ class Bot:
             engine.dispose()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, *, listening: bool = False
+) -> None:
+    """Until /healthz says 200 (``listening``: until it answers at all, worker or not)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"bot exited with {process.returncode}:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
+            status: int | None = httpx.get(f"{url}/healthz", timeout=1).status_code
         except httpx.HTTPError:
-            pass
+            status = None
+        if status == 200 or (listening and status is not None):
+            return
         time.sleep(0.1)
     raise AssertionError(f"bot not ready in 30 s:\n{log_path.read_text()}")
 
@@ -150,9 +154,17 @@ def bot_env(workdir: Path, slack: FakeSlack, config: Path, **extra: str) -> dict
 
 
 def launch(
-    workdir: Path, env: dict[str, str], *, port: int | None = None, log_name: str = "bot.log"
+    workdir: Path,
+    env: dict[str, str],
+    *,
+    port: int | None = None,
+    log_name: str = "bot.log",
+    new_session: bool = False,
+    listening: bool = False,
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """Start `smtp-bot serve` on a free port and wait until /healthz answers 200."""
+    """Start `smtp-bot serve` on a free port and wait until /healthz answers 200
+    (``new_session``: in a process group of its own, with its worker process, to kill whole;
+    ``listening``: return once the HTTP server answers, before the worker process is ready)."""
     port = port or _free_port()
     log_path = workdir / log_name
     with log_path.open("ab") as log:
@@ -162,10 +174,11 @@ def launch(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=new_session,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process, log_path)
+        _wait_ready(url, process, log_path, listening=listening)
     except BaseException:
         process.kill()
         raise
