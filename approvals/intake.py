@@ -24,9 +24,7 @@ from approvals.jobs import Doorbell
 from approvals.leases import aware, renewed_while
 from approvals.models import Intake, IntakeState, utcnow
 
-__all__ = ["CHANNEL", "Claimed", "IntakeQueue"]
-
-CHANNEL = "smtp_bot_intake"
+__all__ = ["Claimed", "IntakeQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +38,7 @@ class Claimed:
     payload: str
     received_at: datetime
     attempts: int
+    gave_up: bool = False  # claimed only to tell the person it will not be carried out
 
 
 class IntakeQueue:
@@ -51,7 +50,7 @@ class IntakeQueue:
         *,
         doorbell: Doorbell | None = None,
         lease: timedelta = timedelta(seconds=30),
-        max_attempts: int = 5,
+        max_attempts: int = 10,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -79,8 +78,6 @@ class IntakeQueue:
         insert = insert.returning(col(Intake.id))
         with self.db.transaction() as s:
             row = s.execute(insert).first()
-            if row is not None and not self.db.is_sqlite:
-                s.execute(sa.text(f"NOTIFY {CHANNEL}"))
         return None if row is None else int(row[0])
 
     def ring(self) -> None:
@@ -90,28 +87,32 @@ class IntakeQueue:
 
     def claim(self, worker: str, *, intake_id: int | None = None) -> Claimed | None:
         """Take row ``intake_id`` if it is still queued (or its lease expired), else, without
-        an ID, the row whose lease expired first or the oldest queued one."""
+        an ID, the row whose lease expired first or the oldest queued one.
+
+        A row already tried ``max_attempts`` times (its workers kept dying) is marked failed
+        and returned once more with ``gave_up`` set, so the caller tells the person instead
+        of trying again: the interaction still gets exactly one outcome."""
         now = self._clock()
-        while True:
-            with self.db.transaction() as s:
-                row = self._next(s, now, intake_id)
-                if row is None:
-                    return None
-                if row.attempts >= self.max_attempts:
-                    row.state = IntakeState.FAILED.value
-                    row.finished_at = now
-                    row.last_error = f"gave up after {row.attempts} attempts"
-                    s.add(row)
-                    log.error("intake %s (%s): %s", row.id, row.kind, row.last_error)
-                    continue
-                row.state = IntakeState.RUNNING.value
-                row.lease_owner = worker
-                row.lease_expires_at = now + self.lease
-                row.attempts += 1
+        with self.db.transaction() as s:
+            row = self._next(s, now, intake_id)
+            if row is None:
+                return None
+            assert row.id is not None
+            if row.attempts >= self.max_attempts:
+                row.state = IntakeState.FAILED.value
+                row.finished_at = now
+                row.last_error = f"gave up after {row.attempts} attempts"
                 s.add(row)
-                s.flush()
-                assert row.id is not None
-                return Claimed(row.id, row.kind, row.payload, row.received_at, row.attempts)
+                log.error("intake %s (%s): %s", row.id, row.kind, row.last_error)
+                return Claimed(
+                    row.id, row.kind, row.payload, row.received_at, row.attempts, gave_up=True
+                )
+            row.state = IntakeState.RUNNING.value
+            row.lease_owner = worker
+            row.lease_expires_at = now + self.lease
+            row.attempts += 1
+            s.add(row)
+            return Claimed(row.id, row.kind, row.payload, row.received_at, row.attempts)
 
     def _next(self, s: Session, now: datetime, intake_id: int | None) -> Intake | None:
         expired = select(Intake).where(

@@ -40,7 +40,10 @@ def run(rt: SlackContext, task: Task) -> None:
     """Carry out ``task``; log and tell the person about anything unexpected."""
     with log_context(request_id=task.request_id or None):
         try:
-            _STEPS[task.kind](rt, task)
+            if task.gave_up:
+                _tell_gave_up(rt, task)
+            else:
+                _STEPS[task.kind](rt, task)
         except Exception:
             ref = uuid.uuid4().hex[:8]
             log.exception("unexpected error in %s work (reference %s)", task.kind, ref)
@@ -52,6 +55,20 @@ def _tell_failure(rt: SlackContext, task: Task, ref: str) -> None:
         f":boom: Something went wrong on our side (reference `{ref}`); nothing was changed "
         "by this step. Try again in a moment."
     )
+    _tell(rt, task, text, ref)
+
+
+def _tell_gave_up(rt: SlackContext, task: Task) -> None:
+    log.error("gave up on %s after %s interrupted attempts", task.kind, task.attempt)
+    text = (
+        f":warning: The bot was interrupted {task.attempt} times while carrying this out "
+        "(it restarted each time) and has stopped trying. Check `/smtp list` for the "
+        "request's state before you try again."
+    )
+    _tell(rt, task, text, "gave-up")
+
+
+def _tell(rt: SlackContext, task: Task, text: str, ref: str) -> None:
     try:
         if task.kind == COMMAND:
             _answer(rt, task)(response_type="ephemeral", text=text)

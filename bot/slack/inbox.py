@@ -45,7 +45,12 @@ class Inbox:
         claimed = self.queue.claim(self.worker, intake_id=task.intake_id)
         if claimed is None:
             return False
-        task = replace(task, received_at=claimed.received_at, attempt=claimed.attempts)
+        task = replace(
+            task,
+            received_at=claimed.received_at,
+            attempt=claimed.attempts,
+            gave_up=claimed.gave_up,
+        )
         self._run(claimed, task, run)
         return True
 
@@ -61,7 +66,11 @@ class Inbox:
             self.queue.complete(claimed.id, self.worker)
             return True
         task = replace(
-            task, intake_id=claimed.id, received_at=claimed.received_at, attempt=claimed.attempts
+            task,
+            intake_id=claimed.id,
+            received_at=claimed.received_at,
+            attempt=claimed.attempts,
+            gave_up=claimed.gave_up,
         )
         if claimed.attempts > 1:
             log.warning("carrying out intake %s again (attempt %s)", claimed.id, claimed.attempts)
@@ -69,6 +78,9 @@ class Inbox:
         return True
 
     def _run(self, claimed: Claimed, task: Task, run: Run) -> None:
+        if claimed.gave_up:  # already failed in the table: only the person is told
+            run(task)
+            return
         with self.queue.leased(claimed.id, self.worker):
             run(task)  # never raises: failures are told to the person and logged
         if not self.queue.complete(claimed.id, self.worker):

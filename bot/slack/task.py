@@ -53,6 +53,7 @@ class Task:
     # set when carried out from the intake table (not stored: the row holds them)
     received_at: datetime | None = field(default=None, compare=False)
     attempt: int = field(default=1, compare=False)
+    gave_up: bool = field(default=False, compare=False)  # tried too often: tell, don't do
 
     @classmethod
     def command(cls, command: dict[str, Any]) -> Task:

@@ -4,6 +4,7 @@ button press → WHM JSON API → verified result in the card's thread."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from tests.e2e.conftest import APPROVER, APPROVER_2, OUTSIDER, REQUESTER, SIGNING_SECRET, Bot
@@ -194,3 +195,30 @@ def test_deny_with_reason_updates_card_and_tells_requester(bot: Bot) -> None:
     assert bot.whm.mailbox_state("keep@acme-five.test")["suspended_outgoing"] == 0
     update = [c for c in bot.slack.calls_to("chat.update") if c.args["ts"] == ts][-1]
     assert "Denied" in json.dumps(update.args["blocks"])
+
+
+def test_a_replayed_signed_command_is_carried_out_once(bot: Bot) -> None:
+    """The same signed body twice inside Slack's 5-minute window: both acknowledged, one
+    request, one card, one answer (the intake table's dedupe key is the trigger_id)."""
+    bot.whm.add_account("acme1", "acme-one.test")
+    bot.whm.add_mailbox("replay@acme-one.test")
+    before = bot.query("SELECT count(*) FROM change_request")[0][0]
+    body, name = bot.sender.command_body("disable acme replay@acme-one.test", user=REQUESTER)
+    stamp = int(time.time())
+    first = bot.sender._post(body, timestamp=stamp)
+    again = bot.sender._post(body, timestamp=stamp)
+    assert (first.status_code, again.status_code) == (200, 200)
+    reply = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name))
+    assert "waiting for approval" in reply.args["text"], reply.args
+    request_id = int(reply.args["text"].split("#", 1)[1].split()[0])
+    _card_for(bot, request_id)
+    time.sleep(1.0)  # room for a second request, card or answer to appear if one were coming
+    assert bot.query("SELECT count(*) FROM change_request")[0][0] == before + 1
+    answers = [c for c in bot.slack.calls_to("response_url") if c.path.endswith("/" + name)]
+    assert len(answers) == 1
+    cards = [
+        c
+        for c in bot.slack.calls_to("chat.postMessage")
+        if not c.args.get("thread_ts") and re.search(rf"#{request_id}\b", c.args.get("text") or "")
+    ]
+    assert len(cards) == 1
