@@ -343,6 +343,21 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def fresh_database(kind: str) -> Iterator[str | None]:
+    """``serve``'s DATABASE_URL: None for its own SQLite file, or a migrated PostgreSQL schema."""
+    if kind == "sqlite":
+        yield None
+        return
+    from approvals import Database
+
+    with postgres_schema() as url:
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+        yield url
+
+
 # --- Slack requests ------------------------------------------------------------------------------
 
 

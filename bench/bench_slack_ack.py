@@ -14,7 +14,7 @@ app gets the same bodies, acks and posts one message. Blocks alternate bare/ours
 block waits until the previous app's after-ack work has drained.
 
     /work/venv/bin/python bench/bench_slack_ack.py [--quick] [--requests 1000] [--reps 3]
-        [--loadgen raw|httpx]
+        [--loadgen raw|httpx] [--database sqlite|postgres]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from _harness import (  # noqa: E402
     cpu_s,
     cpu_s_of,
     family,
+    fresh_database,
     launch_bare,
     launch_serve,
     machine,
@@ -173,14 +174,20 @@ class Apps:
     """The fakes, ours and the bare app, started once for the whole run."""
 
     def __init__(
-        self, workdir: Path, whm_latency: float, worker: str = "process", loadgen: str = "raw"
+        self,
+        workdir: Path,
+        whm_latency: float,
+        worker: str = "process",
+        loadgen: str = "raw",
+        database_url: str | None = None,
     ) -> None:
         self.loadgen = loadgen
         self.fakes = Fakes(whm_latency=whm_latency)
         self.procs = []
         try:
             config = write_config(workdir, self.fakes.whm_url)
-            env = bot_env(self.fakes, config)
+            extra = {"DATABASE_URL": database_url} if database_url else {}
+            env = bot_env(self.fakes, config, **extra)
             self.ours_proc, self.ours_url = launch_serve(workdir, env, "--worker", worker)
             self.procs.append(self.ours_proc)
             self.bare_proc, self.bare_url = launch_bare(workdir, env)
@@ -237,11 +244,12 @@ def run(
     worker: str = "process",
     load_nice: int = 0,
     loadgen: str = "raw",
+    database_url: str | None = None,
 ) -> list[Block]:
     """All blocks: per rep and level, bare and ours back to back, their order alternating."""
     own = apps is None
     workdir = Path(tempfile.mkdtemp(prefix="bench-ack-"))
-    apps = apps or Apps(workdir, whm_latency, worker, loadgen)
+    apps = apps or Apps(workdir, whm_latency, worker, loadgen, database_url)
     if load_nice:  # this process only: the apps and the fakes were started before, at 0
         os.setpriority(os.PRIO_PROCESS, 0, load_nice)
     blocks: list[Block] = []
@@ -360,6 +368,12 @@ def main() -> int:
         default="raw",
         help="the load generator's HTTP client: raw (bench/_loadgen.py, default) or httpx",
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="ours' store: SQLite (default) or a fresh, migrated PostgreSQL schema",
+    )
     args = parser.parse_args()
     if args.quick:
         args.requests, args.reps = 300, 1
@@ -371,16 +385,19 @@ def main() -> int:
         + f"niceness {args.load_nice}",
         flush=True,
     )
-    blocks = run(
-        args.requests,
-        args.reps,
-        levels,
-        args.whm_latency,
-        on_block=lambda b: print(block_line(b), flush=True),
-        worker=args.worker,
-        load_nice=args.load_nice,
-        loadgen=args.loadgen,
-    )
+    with fresh_database(args.database) as database_url:
+        print(f"# ours' database: {args.database}", flush=True)
+        blocks = run(
+            args.requests,
+            args.reps,
+            levels,
+            args.whm_latency,
+            on_block=lambda b: print(block_line(b), flush=True),
+            worker=args.worker,
+            load_nice=args.load_nice,
+            loadgen=args.loadgen,
+            database_url=database_url,
+        )
     print()
     print(f"Medians over {args.reps} rep(s):\n")
     print(summary(blocks, levels))
