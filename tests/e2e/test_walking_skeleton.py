@@ -222,3 +222,31 @@ def test_a_replayed_signed_command_is_carried_out_once(bot: Bot) -> None:
         if not c.args.get("thread_ts") and re.search(rf"#{request_id}\b", c.args.get("text") or "")
     ]
     assert len(cards) == 1
+
+
+def test_a_denial_is_acknowledged_before_its_card_is_redrawn(bot: Bot) -> None:
+    """Slack gives up on an ack after 3 s: the dialog's ack must not wait for chat.update.
+    With chat.update held unanswered, the submission is still acknowledged, and the denial
+    is already recorded; the card is redrawn once Slack answers."""
+    bot.whm.add_account("acme6", "acme-six.test")
+    bot.whm.add_mailbox("slow@acme-six.test")
+    request_id, channel, ts = _request(bot, "disable acme slow@acme-six.test")
+    bot.sender.press("smtp_deny", str(request_id), user=APPROVER, channel=channel, message_ts=ts)
+    opened = bot.slack.wait_for_call(
+        "views.open", lambda c: c.args["view"].get("private_metadata") == str(request_id)
+    )
+    gate = bot.slack.hold("chat.update")
+    try:
+        response = bot.sender.submit_view(
+            opened.args["view"],
+            user=APPROVER,
+            values={"deny_reason": {"reason": {"type": "plain_text_input", "value": "slow"}}},
+        )
+        assert response.status_code == 200
+        # a held call is recorded only once it is let through: none may have been yet
+        redrawn = [c for c in bot.slack.calls_to("chat.update") if c.args["ts"] == ts]
+        assert redrawn == [], "the ack waited for chat.update"
+        assert _status(bot, request_id) == "denied"
+    finally:
+        gate.set()
+    bot.slack.wait_for_call("chat.update", lambda c: c.args["ts"] == ts)

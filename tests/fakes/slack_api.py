@@ -54,6 +54,7 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._holds: dict[str, threading.Event] = {}
         self.connections = 0  # TCP connections accepted: a client that keeps them alive opens few
         self._open: set[socket.socket] = set()
         self._ts = itertools.count(1)
@@ -106,6 +107,13 @@ class FakeSlack:
             self._failures.setdefault(method, []).append(
                 _Failure(status, error, retry_after, count)
             )
+
+    def hold(self, method: str) -> threading.Event:
+        """Make calls of ``method`` wait (unanswered) until the returned event is set."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds[method] = gate
+        return gate
 
     def drop_connections(self) -> None:
         """Close every open client connection, as a server does with idle kept-alive ones."""
@@ -258,6 +266,9 @@ class FakeSlack:
                     self._send(404, {"ok": False, "error": "not_found"})
                     return
                 method = path[len("/api/") :]
+                gate = fake._holds.get(method)
+                if gate is not None:
+                    gate.wait(timeout=30)
                 auth = self.headers.get("Authorization", "")
                 authorized = auth == f"Bearer {fake.token}" or args.get("token") == fake.token
                 failure = fake._take_failure(method)
