@@ -23,6 +23,7 @@ from bot.config.settings import Settings
 from bot.errors import BotError, CommandError, ConfigError, UsageError
 from bot.ops.logs import configure_logging, quiet
 from bot.ops.redaction import install_redaction
+from bot.running.listen import bind_listener
 
 if TYPE_CHECKING:
     from bot.running.serving import WorkerMode
@@ -43,7 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the Slack app in HTTP mode")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: the reverse proxy in front is local, "
+        "and /metrics and /healthz stay internal; 0.0.0.0 in a container)",
+    )
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     _add_worker_options(serve)
     sock = sub.add_parser(
@@ -57,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve /healthz and /metrics on this port",
     )
     sock.add_argument(
-        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+        "--health-host",
+        default="127.0.0.1",
+        help="address for --health-port (default 127.0.0.1)",
     )
     _add_worker_options(sock)
     worker = sub.add_parser(
@@ -185,24 +193,33 @@ def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> i
     from bot.running.serving import run_http
     from bot.runtime import build_runtime
 
-    db = _open_db(settings)
-    _ensure_schema(db)
-    runtime = build_runtime(settings, config, db)
-    return run_http(runtime, host=args.host, port=args.port, worker=_worker_mode(args))
+    listener = bind_listener(args.host, args.port)  # a taken port is said before side effects
+    try:
+        db = _open_db(settings)
+        _ensure_schema(db)
+        runtime = build_runtime(settings, config, db)
+    except BaseException:
+        listener.close()
+        raise
+    return run_http(runtime, listener=listener, worker=_worker_mode(args))
 
 
 def _socket(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
     from bot.running.socket_mode import run_socket
     from bot.runtime import build_runtime
 
-    db = _open_db(settings)
-    _ensure_schema(db)
-    return run_socket(
-        build_runtime(settings, config, db),
-        health_host=args.health_host,
-        health_port=args.health_port,
-        worker=_worker_mode(args),
-    )
+    health = None
+    if args.health_port is not None:
+        health = bind_listener(args.health_host, args.health_port)
+    try:
+        db = _open_db(settings)
+        _ensure_schema(db)
+        runtime = build_runtime(settings, config, db)
+    except BaseException:
+        if health is not None:
+            health.close()
+        raise
+    return run_socket(runtime, health=health, worker=_worker_mode(args))
 
 
 def _worker(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
