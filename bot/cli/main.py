@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,11 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smtp-bot",
         description="Slack chat-ops for outbound SMTP, under approval. When Slack is down, the "
-        "break-glass commands (request, approve, deny, cancel, list) use the same workflow, "
-        "policies and audit trail; `smtp-bot COMMAND --help` explains each.",
+        "break-glass commands (request, approve, deny, cancel, list, card) use the same "
+        "workflow, policies and audit trail; `smtp-bot COMMAND --help` explains each.",
         epilog=cli_args.EXIT_STATUS,
         formatter_class=cli_args.HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the Slack app in HTTP mode")
     serve.add_argument(
@@ -85,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.add_parser(sub)
     check.add_parser(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("smtp-bot")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _add_worker_options(parser: argparse.ArgumentParser) -> None:
@@ -256,10 +265,20 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `smtp-bot audit export | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.command in ("serve", "db", "worker", "socket") else logging.WARNING
     configure_logging(level=level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # `db current` prints its answer only
     secrets: list[str] = []
     try:
         if args.command == "check":  # reports config and environment problems itself
@@ -290,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotError as exc:
         print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # not a failure: main() ends quietly
     except Exception as exc:  # the database or another library failed: one clear line
         log.debug("fatal", exc_info=True)
         first = (str(exc).strip().splitlines() or [""])[0]
