@@ -7,6 +7,7 @@ import threading
 from approvals import TenantPolicy
 from bot.config.schema import AppConfig, ExchangeTenant, TenantConfig, WhmTenant
 from bot.errors import CommandError
+from bot.ops.scrubbed import ScrubbedProvider
 from providers import Provider
 
 __all__ = ["TenantRegistry", "build_provider"]
@@ -51,6 +52,13 @@ def build_provider(tenant: TenantConfig) -> Provider:
     )
 
 
+def _secrets(tenant: TenantConfig) -> list[str]:
+    if isinstance(tenant, WhmTenant):
+        return [tenant.token.get_secret_value()]
+    assert isinstance(tenant, ExchangeTenant)
+    return [tenant.winrm.password.get_secret_value()]
+
+
 class TenantRegistry:
     """Looks tenants up by name and keeps one provider per tenant."""
 
@@ -77,7 +85,8 @@ class TenantRegistry:
         tenant = self.get(name)
         with self._lock:
             if name not in self._providers:
-                self._providers[name] = build_provider(tenant)
+                # every reply is scrubbed of secrets before a message is built from it
+                self._providers[name] = ScrubbedProvider(build_provider(tenant), _secrets(tenant))
             return self._providers[name]
 
     def close(self) -> None:
