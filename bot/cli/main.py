@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from bot.config.schema import AppConfig, load_config
 from bot.config.settings import Settings
 from bot.errors import BotError, CommandError, ConfigError, UsageError
 from bot.ops.logs import configure_logging, quiet
-from bot.ops.redaction import install_redaction
+from bot.ops.redaction import Scrubber, install_redaction
 from bot.running.listen import bind_listener
 
 if TYPE_CHECKING:
@@ -120,8 +120,16 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        names = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        names = ", ".join(_env_problem(e) for e in exc.errors(include_input=False))
         raise ConfigError(f"invalid environment: {names}") from None
+
+
+def _env_problem(error: Any) -> str:
+    """The variable, and why for a secret refused by bot.config.secrets (never the value)."""
+    name = str(error["loc"][0])
+    if error.get("type") == "value_error" and "control character" in str(error.get("msg")):
+        return f"{name} (a newline or another control character inside it)"
+    return name
 
 
 def _open_db(settings: Settings) -> Database:
@@ -193,9 +201,8 @@ def _secrets(settings: Settings, config: AppConfig | None) -> list[str]:
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
+    """Every form of each secret masked: raw, escaped, bytes repr, URL-encoded."""
+    return Scrubber(secrets)(text)
 
 
 def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:

@@ -47,6 +47,14 @@ class AccessPolicy:
             return True
         return channel in config.channels
 
+    def may_list(self, tenant: str, origin: Origin) -> bool:
+        """Whether a tenant's requests may be shown to ``origin``: from an allowed workspace,
+        in a channel where that tenant's commands are accepted."""
+        allowed = self.config.slack.allowed_team_ids
+        if allowed is not None and origin.team not in allowed:
+            return False
+        return self.channel_allowed(tenant, origin.channel)
+
     def check_channel(self, tenant: str, origin: Origin) -> None:
         if not self.channel_allowed(tenant, origin.channel):
             channels = self.config.tenants[tenant].channels or []

@@ -22,6 +22,7 @@ from pydantic import (
 
 from approvals.policy import TenantPolicy
 from bot.config.durations import parse_duration
+from bot.config.secrets import clean_secret
 from bot.config.yaml_file import load_yaml
 from bot.errors import ConfigError
 
@@ -85,6 +86,11 @@ class WhmTenant(_TenantBase):
     token: SecretStr
     verify_tls: bool | str = True
 
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(clean_secret("the token", value.get_secret_value()))
+
 
 class WinRMConfig(_Strict):
     url: Annotated[str, Field(pattern=r"^https?://")]
@@ -92,6 +98,11 @@ class WinRMConfig(_Strict):
     username: str
     password: SecretStr
     verify_tls: bool | str = True
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(clean_secret("the password", value.get_secret_value()))
 
 
 class ExchangeTenant(_TenantBase):

@@ -42,8 +42,8 @@ def run(
     elif isinstance(parsed, grammar.Change):
         _change(rt, parsed, command, respond, intake_id)
     elif isinstance(parsed, grammar.ListRequests):
-        views = rt.workflow.pending(parsed.tenant)
-        active = rt.workflow.active_restrictions(parsed.tenant)
+        origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+        views, active = _listed(rt, parsed.tenant, origin)
         respond(response_type="ephemeral", text=pending_text(views, parsed.tenant, active))
     elif isinstance(parsed, grammar.History):
         target = parsed.target.key() if parsed.target else None
@@ -56,6 +56,17 @@ def run(
             respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
             return
         respond(response_type="ephemeral", text=f"Request #{parsed.request_id} is cancelled.")
+
+
+def _listed(
+    rt: SlackContext, tenant: str | None, origin: Origin
+) -> tuple[list[RequestView], list[RequestView]]:
+    """Pending requests and timed restrictions of the tenants whose ``channels`` allowlist
+    admits this channel (a named tenant was checked before the ack)."""
+    views = rt.workflow.pending(tenant)
+    active = rt.workflow.active_restrictions(tenant)
+    shown = [v for v in views if rt.access.may_list(v.request.tenant, origin)]
+    return shown, [v for v in active if rt.access.may_list(v.request.tenant, origin)]
 
 
 def _visible(rt: SlackContext, origin: Origin) -> tuple[list[str], set[str]]:
