@@ -9,6 +9,8 @@ BotError
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["BotError", "CommandError", "ConfigError", "StartupError", "UsageError"]
 
 
@@ -17,7 +19,19 @@ class BotError(Exception):
 
 
 class ConfigError(BotError):
-    """The configuration or environment cannot be used; the message names the key."""
+    """The configuration or environment cannot be used; the message names the key.
+
+    ``problems`` holds each problem on its own (one line each, ``where: what``), so that a
+    caller can list the problems of the config, the environment and the command together."""
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+
+    @classmethod
+    def listing(cls, problems: Sequence[str], heading: str = "invalid config") -> ConfigError:
+        """One error for several problems, in the one layout every config error uses."""
+        return cls(f"{heading}:\n  " + "\n  ".join(problems), problems=problems)
 
 
 class StartupError(BotError):

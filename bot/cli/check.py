@@ -37,6 +37,7 @@ from bot.cli.check_backends import (
     ok,
     warn,
 )
+from bot.config.approvers import approval_warnings
 from bot.config.schema import AppConfig, TenantConfig, WhmTenant, load_config
 from bot.config.settings import Settings
 from bot.errors import ConfigError
@@ -85,7 +86,21 @@ def check_config(path: Path) -> tuple[Result, AppConfig | None]:
         return fail("config", message, setup=True), None
     kinds = sorted({t.provider for t in config.tenants.values()})
     detail = f" ({', '.join(kinds)})" if kinds else ""
+    cautions = config_warnings(config)
+    if cautions:
+        loads = f"{path} loads: {len(config.tenants)} tenant(s){detail}, but"
+        return warn("config", f"{loads} {'; '.join(cautions)}"), config
     return ok("config", f"{path} loads: {len(config.tenants)} tenant(s){detail}"), config
+
+
+def config_warnings(config: AppConfig) -> list[str]:
+    """What loads but deserves a look: secrets over plaintext, approvals an approver's own
+    request cannot reach. ``serve``, ``socket`` and ``worker`` log the same on every start."""
+    plain = [
+        f"tenant {name}: allow_plaintext is set, so its secret travels unencrypted to {url}"
+        for name, url in sorted(config.plaintext_tenants().items())
+    ]
+    return plain + list(approval_warnings(config))
 
 
 def check_environment(settings: Settings) -> Result:

@@ -19,6 +19,8 @@ from bot.cli import args as cli_args
 from bot.cli import audit as cli_audit
 from bot.cli import breakglass as cli_breakglass
 from bot.cli import check
+from bot.cli.check import config_warnings
+from bot.cli.startup import NEEDS, preflight
 from bot.config.schema import AppConfig, load_config
 from bot.config.settings import Settings
 from bot.errors import BotError, CommandError, ConfigError, UsageError
@@ -290,6 +292,18 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if args.command == "check":  # reports config and environment problems itself
             return check.run(args)
+        if args.command in NEEDS:  # serve, socket, worker: every problem at once, nothing touched
+            settings, config = preflight(args.command)
+            secrets = _secrets(settings, config)
+            install_redaction(secrets)
+            if getattr(args, "child_of", None) is None:  # said by serve, not again by its worker
+                for caution in config_warnings(config):
+                    log.warning("%s", caution)
+            if args.command == "worker":
+                return _worker(args, settings, config)
+            if args.command == "socket":
+                return _socket(args, settings, config)
+            return _serve(args, settings, config)
         settings = _settings()
         secrets = _secrets(settings, None)
         install_redaction(secrets)
@@ -300,13 +314,7 @@ def _main(argv: Sequence[str] | None) -> int:
         config = load_config(settings.config_path)
         secrets = _secrets(settings, config)
         install_redaction(secrets)
-        if args.command in cli_args.BREAKGLASS_COMMANDS:
-            return _breakglass(args, settings, config)
-        if args.command == "worker":
-            return _worker(args, settings, config)
-        if args.command == "socket":
-            return _socket(args, settings, config)
-        return _serve(args, settings, config)
+        return _breakglass(args, settings, config)
     except UsageError as exc:
         print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
         return 2

@@ -17,12 +17,16 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from approvals.policy import TenantPolicy
+from bot.config.approvers import unreachable_approvals
 from bot.config.durations import parse_duration
+from bot.config.problems import describe
 from bot.config.secrets import clean_secret
+from bot.config.tls import check_verify_tls
 from bot.config.yaml_file import load_yaml
 from bot.errors import ConfigError
 
@@ -51,6 +55,7 @@ class _TenantBase(_Strict):
     domains: list[_DOMAIN] | None = None
     dry_run: bool = False
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
+    allow_plaintext: bool = False  # http:// back ends: refused unless this is set
 
     @field_validator("request_ttl")
     @classmethod
@@ -86,6 +91,26 @@ class WhmTenant(_TenantBase):
     token: SecretStr
     verify_tls: bool | str = True
 
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str, info: ValidationInfo) -> str:
+        if value.lower().startswith("http://") and not info.data.get("allow_plaintext"):
+            raise ValueError(
+                "`http://` would send the WHM token unencrypted: use https:// (WHM listens "
+                "on 2087), or set `allow_plaintext: true` on the tenant if you must"
+            )
+        return value
+
+    @field_validator("verify_tls")
+    @classmethod
+    def _verify_tls(cls, value: bool | str) -> bool | str:
+        return check_verify_tls(value)
+
+    @property
+    def plaintext_url(self) -> str | None:
+        """The URL that carries the secret unencrypted (allowed by ``allow_plaintext``)."""
+        return self.url if self.url.lower().startswith("http://") else None
+
     @field_validator("token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
@@ -99,6 +124,18 @@ class WinRMConfig(_Strict):
     password: SecretStr
     verify_tls: bool | str = True
 
+    @field_validator("verify_tls")
+    @classmethod
+    def _verify_tls(cls, value: bool | str) -> bool | str:
+        return check_verify_tls(value)
+
+    @property
+    def plaintext_url(self) -> str | None:
+        """The URL over which the password travels unencrypted: ``ssl`` or ``basic`` on
+        ``http://`` (NTLM, Kerberos and CredSSP encrypt the messages themselves)."""
+        clear = self.transport in ("ssl", "basic") and self.url.lower().startswith("http://")
+        return self.url if clear else None
+
     @field_validator("password")
     @classmethod
     def _password(cls, value: SecretStr) -> SecretStr:
@@ -111,6 +148,21 @@ class ExchangeTenant(_TenantBase):
     app_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
     certificate_thumbprint: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{40}$")]
     winrm: WinRMConfig
+
+    @field_validator("winrm")
+    @classmethod
+    def _encrypted(cls, value: WinRMConfig, info: ValidationInfo) -> WinRMConfig:
+        if value.plaintext_url and not info.data.get("allow_plaintext"):
+            raise ValueError(
+                f"`transport: {value.transport}` on `http://` would send the WinRM password "
+                "unencrypted: use an https:// URL (port 5986), or set `allow_plaintext: true` "
+                "on the tenant if you must"
+            )
+        return value
+
+    @property
+    def plaintext_url(self) -> str | None:
+        return self.winrm.plaintext_url
 
 
 TenantConfig = Annotated[WhmTenant | ExchangeTenant, Field(discriminator="provider")]
@@ -148,6 +200,11 @@ class AppConfig(_Strict):
                 raise ValueError(f"tenant name {name!r} must be lowercase letters, digits and '-'")
         return tenants
 
+    def plaintext_tenants(self) -> dict[str, str]:
+        """Tenant name → the URL its secret travels over unencrypted (allow_plaintext)."""
+        found = {name: t.plaintext_url for name, t in self.tenants.items()}
+        return {name: url for name, url in found.items() if url}
+
     def secret_values(self) -> list[str]:
         """Every secret in the config, for log redaction."""
         values: list[str] = []
@@ -160,15 +217,24 @@ class AppConfig(_Strict):
 
 
 def load_config(path: Path) -> AppConfig:
-    """Load and validate the config; ConfigError names the key and line of any problem."""
+    """Load and validate the config; ConfigError lists every problem, each with its key and
+    line, in plain words (bot.config.problems)."""
     loaded = load_yaml(path)
+    problems = [f"{loaded.where(p)}: {what}" for p, what in loaded.problems.items()]
     if not isinstance(loaded.data, dict):
-        raise ConfigError(f"{path.name}: the top level must be a mapping with a 'tenants' key")
+        raise ConfigError.listing(
+            [*problems, f"{path.name}: the top level must be a mapping with a `tenants:` key"]
+        )
     try:
-        return AppConfig.model_validate(loaded.data)
+        config = AppConfig.model_validate(loaded.data)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors(include_url=False, include_input=False):
             loc = tuple(p for p in err["loc"] if p not in ("whm", "exchange"))
-            problems.append(f"{loaded.where(loc)}: {err['msg']}")
-        raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
+            if any(loc[: len(p)] == p for p in loaded.problems):
+                continue  # an unset ${VAR}: said once, above
+            problems.append(f"{loaded.where(loc)}: {describe(err, AppConfig)}")
+        raise ConfigError.listing(problems) from None
+    problems += [f"{loaded.where(p)}: {what}" for p, what in unreachable_approvals(config)]
+    if problems:
+        raise ConfigError.listing(problems)
+    return config

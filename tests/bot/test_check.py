@@ -47,6 +47,8 @@ WHM_TENANT = """\
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: {verify}
     approvers: [U0APPROVER]
+    approvals_required_tenant_wide: 1
+    allow_plaintext: true
 """
 EXCHANGE_TENANT = """\
   {name}:
@@ -60,6 +62,8 @@ EXCHANGE_TENANT = """\
       username: CONTOSO\\svc-smtpbot
       password: ${{WINRM_PASSWORD}}
     approvers: [U0APPROVER]
+    approvals_required_tenant_wide: 1
+    allow_plaintext: true
 """
 
 HEAD = Database("sqlite://").head_revision()  # the latest migration
@@ -191,8 +195,11 @@ def test_invalid_config_lists_every_problem_on_one_line(world: World) -> None:
     assert run.code == 2
     line = run.line("config")
     assert line.startswith("FAIL  config: invalid config: tenants.acme.username (smtp-bot.yml, ")
-    assert "tenants.acme.username (smtp-bot.yml, line 3): Field required" in line
-    assert "tenants.acme.usernme (smtp-bot.yml, line 5): Extra inputs are not permitted" in line
+    assert "tenants.acme.username (smtp-bot.yml, line 3): `username` is required here" in line
+    assert (
+        "tenants.acme.usernme (smtp-bot.yml, line 5): unknown key `usernme`; "
+        "did you mean `username`?" in line
+    )
 
 
 def test_missing_slack_variables_exit_2_and_modes_are_reported(world: World) -> None:

@@ -40,6 +40,8 @@ tenants:
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: false
     approvers: [U0APPROVER]
+    approvals_required_tenant_wide: 1
+    allow_plaintext: true
     cli_can_approve: true
     channel: {channel}
   beta:
@@ -49,6 +51,8 @@ tenants:
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: false
     approvers: [U0APPROVER]
+    approvals_required_tenant_wide: 1
+    allow_plaintext: true
 """
 
 

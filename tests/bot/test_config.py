@@ -19,6 +19,7 @@ tenants:
     token: ${ACME_WHM_TOKEN}  # WHM API token
     verify_tls: true
     approvers: [U0123ABCD]
+    approvals_required_tenant_wide: 1
     channel: C0789IJKL
   contoso:
     provider: exchange

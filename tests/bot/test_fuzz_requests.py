@@ -47,7 +47,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     config.write_text(
         "tenants:\n  acme:\n    provider: whm\n"
         f"    url: {whm.url}\n    username: root\n    token: FUZZWHMTOKEN\n"
-        "    verify_tls: false\n    approvers: [U0APP]\n    notify_approvers: false\n"
+        "    verify_tls: false\n    approvers: [U0APP]\n    approvals_required_tenant_wide: 1\n"
+        "    allow_plaintext: true\n    notify_approvers: false\n"
     )
     db = Database(f"sqlite:///{tmp / 'fuzz.db'}")
     db.upgrade()

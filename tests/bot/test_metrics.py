@@ -33,6 +33,7 @@ tenants:
     username: root
     token: not-used-by-the-tiny-provider
     approvers: [U0APPROVER]
+    approvals_required_tenant_wide: 1
 """
 
 

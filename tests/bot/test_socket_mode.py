@@ -42,6 +42,8 @@ tenants:
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: false
     approvers: [U0APPROVER]
+    approvals_required_tenant_wide: 1
+    allow_plaintext: true
     channel: C0APPROVALS
     notify_approvers: false
 """

@@ -33,7 +33,8 @@ def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeSlack, FakeWhm]]
     config.write_text(
         "tenants:\n  acme:\n    provider: whm\n"
         f"    url: {whm.url}\n    username: root\n    token: {WHM_TOKEN}\n"
-        "    verify_tls: false\n    approvers: [U0APP]\n"
+        "    verify_tls: false\n    approvers: [U0APP]\n    approvals_required_tenant_wide: 1\n"
+        "    allow_plaintext: true\n"
     )
     db_url = f"sqlite:///{tmp_path / 'child.db'}"
     db = Database(db_url)

@@ -42,6 +42,7 @@ tenants:
     username: root
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: false
+    allow_plaintext: true
     approvers: [{approver}, {approver2}, {requester}]
     channel: C0APPROVALS
     notify_approvers: false
@@ -51,6 +52,7 @@ tenants:
     username: root
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: false
+    allow_plaintext: true
     approvers: [S0ONCALL, {approver}]
     channel: C0GRP
     channels: [C0OPS, C0GRP]
@@ -65,6 +67,7 @@ tenants:
       username: CONTOSO\\svc-smtpbot
       password: ${{CONTOSO_WINRM_PASSWORD}}
     approvers: [{approver}, {approver2}]
+    allow_plaintext: true
     channel: C0EXCH
     channels: [C0OPS, C0EXCH]
     notify_approvers: false
@@ -74,7 +77,9 @@ tenants:
     username: root
     token: ${{ACME_WHM_TOKEN}}
     verify_tls: false
+    allow_plaintext: true
     approvers: [{approver}]
+    approvals_required_tenant_wide: 1
     request_ttl: 2s
     notify_approvers: false
 """
