@@ -24,8 +24,8 @@ def busy(tmp_path: Path) -> Iterator[Workflow]:
     db = Database(f"sqlite:///{tmp_path / 'plans.db'}")
     db.upgrade()
     wf = make(db)
-    for _ in range(300):
-        submit(wf)
+    for n in range(300):
+        submit(wf, targets=[f"a{n}@x.test"])  # distinct: pending ones may not overlap
     with db.engine.begin() as conn:
         conn.execute(
             sa.text(
