@@ -141,8 +141,8 @@ class TargetsPending(AdmissionRefused):
         lines = [str(c) for c in conflicts[: self.shown]]
         if len(conflicts) > self.shown:
             lines.append(f"… and {len(conflicts) - self.shown} more")
-        text = lines[0] if len(lines) == 1 else "\n" + "\n".join(f"• {line}" for line in lines)
-        super().__init__(f"Nothing was requested: {text}")
+        text = " " + lines[0] if len(lines) == 1 else "".join(f"\n• {line}" for line in lines)
+        super().__init__(f"Nothing was requested:{text}")
         self.conflicts = conflicts
 
 

@@ -170,7 +170,7 @@ def test_several_targets_pending_are_each_named(db: Database) -> None:
     with pytest.raises(TargetsPending) as err:
         wf.submit(tenant="acme", verb="enable", targets=["a@x", "b@x"], reason="", requester="U2")
     assert str(err.value).splitlines() == [
-        "Nothing was requested: ",
+        "Nothing was requested:",
         f"• `a@x` is already in pending #{a.id} (disable)",
         f"• `b@x` is already in pending #{b.id} (hold)",
     ]
