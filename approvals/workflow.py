@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from approvals import audit
+from approvals.admission import admit, refusals_recorded
 from approvals.cardsync import CardSync
 from approvals.db import Database
 from approvals.decisions import Decisions
@@ -20,6 +21,7 @@ from approvals.errors import (
 )
 from approvals.execution import Execution
 from approvals.jobs import JobQueue
+from approvals.limits import RequestLimit
 from approvals.models import (
     ChangeRequest,
     RequestTarget,
@@ -68,12 +70,14 @@ class Workflow(Decisions, Execution, CardSync, Queries):
         revert_verb: str | None = None,
         revert_after: timedelta | None = None,
         intake_id: int | None = None,
+        limit: RequestLimit | None = None,
     ) -> RequestView:
         """Store a new pending request; raises NotARequester if the policy forbids it.
 
         With ``revert_after``, a successful change is undone by ``revert_verb`` after that
         long, without a new approval (it was approved with the original). ``intake_id``: the
-        stored command it comes from (unique: one request per command)."""
+        stored command it comes from (unique: one request per command). Duplicates and, with
+        ``limit``, the requester's limit are checked in the storing transaction (admission)."""
         if not targets:
             raise ValueError("a request needs at least one target")
         policy = self._policies(tenant)
@@ -84,7 +88,19 @@ class Workflow(Decisions, Execution, CardSync, Queries):
                 )
             raise NotARequester(f"You are not allowed to request changes for {tenant}.")
         now = self._clock()
-        with self.db.transaction() as s:
+        with (
+            refusals_recorded(self.db, actor=requester, tenant=tenant, verb=verb),
+            self.db.transaction() as s,
+        ):
+            admit(
+                s,
+                tenant=tenant,
+                verb=verb,
+                targets=targets,
+                requester=requester,
+                now=now,
+                limit=limit,
+            )
             request = ChangeRequest(
                 tenant=tenant,
                 verb=verb,

@@ -175,8 +175,11 @@ class SlackConfig(_Strict):
 class LimitsConfig(_Strict):
     change_requests_per_user: int = Field(default=20, ge=1, le=10_000)
     change_requests_window: str = "10m"
+    status_reads_per_user: int = Field(default=10, ge=1, le=10_000)
+    status_reads_window: str = "1m"
+    status_targets_max: int = Field(default=100, ge=1, le=1000)
 
-    @field_validator("change_requests_window")
+    @field_validator("change_requests_window", "status_reads_window")
     @classmethod
     def _window(cls, value: str) -> str:
         parse_duration(value)
@@ -185,6 +188,10 @@ class LimitsConfig(_Strict):
     @property
     def window(self) -> timedelta:
         return parse_duration(self.change_requests_window)
+
+    @property
+    def reads_window(self) -> timedelta:
+        return parse_duration(self.status_reads_window)
 
 
 class AppConfig(_Strict):

@@ -187,6 +187,8 @@ def _parse_or_refuse(
             rt.access.check_channel(tenant, origin)
         if isinstance(parsed, grammar.Change | grammar.Status):
             rt.service.precheck(parsed)
+        if isinstance(parsed, grammar.Status):
+            rt.access.check_read_size(len(parsed.targets))  # refused in the ack: nothing read
     except AccessDenied as exc:
         tenant = getattr(parsed, "tenant", None)
         problem = str(exc)

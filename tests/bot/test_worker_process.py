@@ -35,6 +35,7 @@ def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeSlack, FakeWhm]]
         f"    url: {whm.url}\n    username: root\n    token: {WHM_TOKEN}\n"
         "    verify_tls: false\n    approvers: [U0APP]\n    approvals_required_tenant_wide: 1\n"
         "    allow_plaintext: true\n"
+        "limits:\n  status_reads_per_user: 1000\n"  # these tests send many reads as one user
     )
     db_url = f"sqlite:///{tmp_path / 'child.db'}"
     db = Database(db_url)
