@@ -11,12 +11,14 @@ from approvals.errors import DuplicateRequest
 from bot.commands import grammar
 from bot.commands.access import AccessDenied, Origin
 from bot.commands.messages import help_text
+from bot.commands.reachable import check_reachable
 from bot.errors import CommandError
 from bot.slack import presses
 from bot.slack.context import SlackContext
 from bot.slack.http_client import Responder
 from bot.slack.reports import history_text, pending_text
 from bot.slack.views import escape
+from providers.targets import Target
 
 __all__ = ["run"]
 
@@ -142,6 +144,7 @@ def _submit(
         respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
         return None
     try:
+        _check_reachable(rt, parsed, actor)
         return rt.service.submit(
             parsed, requester=actor, intake_id=intake_id, limit=rt.access.request_limit
         )
@@ -188,4 +191,18 @@ def _say_waiting(view: RequestView, channel: str, respond: Responder) -> None:
             f"Request #{view.id} ({request.verb} on `{request.tenant}`) is waiting for "
             f"approval in <#{channel}>."
         ),
+    )
+
+
+def _check_reachable(rt: SlackContext, parsed: grammar.Change, requester: str) -> None:
+    """Refuse a request that nobody but the requester could approve (groups resolved)."""
+    tenant = rt.tenants.get(parsed.tenant)
+    tenant_wide = Target.tenant() in parsed.targets
+    check_reachable(
+        tenant=parsed.tenant,
+        approvers=tenant.approvers,
+        needed=tenant.policy().required_for(tenant_wide=tenant_wide),
+        requester=requester,
+        members=rt.membership.members,
+        tenant_wide=tenant_wide,
     )

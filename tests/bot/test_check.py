@@ -158,8 +158,10 @@ def test_all_good_exits_0_with_one_line_per_check(world: World) -> None:
 
     assert run.code == 0, run.out
     lines = run.out.strip().splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == ["ok"] * 6, run.out
+    # the loopback WHM speaks plain HTTP (allow_plaintext): check says so, and nothing else
+    assert [line.split()[0] for line in lines[:-1]] == ["WARN"] + ["ok"] * 5, run.out
     assert "2 tenant" not in run.out and "1 tenant(s) (whm)" in run.line("config")
+    assert "tenant acme: allow_plaintext is set" in run.line("config")
     assert "usable: HTTP mode (serve) (Socket Mode needs SLACK_APP_TOKEN)" in run.line(
         "environment"
     )
@@ -167,7 +169,7 @@ def test_all_good_exits_0_with_one_line_per_check(world: World) -> None:
     assert "bot smtp-bot in workspace T0TEST" in run.line("slack")
     assert "every scope in manifest.yml is granted" in run.line("slack scopes")
     assert "all ACL" in run.line("tenant acme (whm)")
-    assert lines[-1] == "6 checks: 6 ok, 0 warning(s), 0 problem(s)"
+    assert lines[-1] == "6 checks: 5 ok, 1 warning(s), 0 problem(s)"
     assert [c.method for c in world.slack.calls] == ["auth.test"]
     assert [c.function for c in world.whm.calls] == ["myprivs"]  # nothing else is touched
 
