@@ -20,18 +20,19 @@ from approvals.models import (
     RequestTarget,
     TargetOutcome,
 )
+from approvals.states import move
 from approvals.workflow_base import (
     REVERT,
     SYSTEM_ACTOR,
+    Part,
     RequestView,
     TargetRecord,
-    WorkflowBase,
 )
 
 __all__ = ["Execution"]
 
 
-class Execution(WorkflowBase):
+class Execution(Part):
     """Executing approved requests and reverting timed restrictions."""
 
     def begin_execution(self, request_id: int) -> RequestView | None:
@@ -52,7 +53,7 @@ class Execution(WorkflowBase):
                 return self._view(s, request)
             if request.status != RequestStatus.APPROVED.value:
                 return None
-            request.status = RequestStatus.EXECUTING.value
+            move(request, RequestStatus.EXECUTING)
             request.revision += 1
             s.add(request)
             audit.record(
@@ -91,8 +92,8 @@ class Execution(WorkflowBase):
                     row.message = "not executed"
                     s.add(row)
             all_ok = all(t.outcome == TargetOutcome.SUCCEEDED.value for t in targets.values())
-            request.status = (RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED).value
-            request.finished_at = self._clock()
+            move(request, RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED)
+            request.finished_at = self.now()
             request.revision += 1
             changed = [
                 t.target for t in targets.values() if t.outcome == TargetOutcome.SUCCEEDED.value
