@@ -67,6 +67,9 @@ class Workflow:
         self.execution = Execution(ctx)
         self.cards = CardSync(ctx)
         self.queries = Queries(ctx)
+        # a job given up after max_attempts ends what it was doing, in the same transaction
+        self.jobs.on_give_up(EXECUTE, self.execution.give_up)
+        self.jobs.on_give_up(REVERT, self.execution.give_up_revert)
 
     def submit(
         self,
