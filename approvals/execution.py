@@ -21,7 +21,7 @@ from approvals.models import (
     TargetOutcome,
 )
 from approvals.states import move
-from approvals.supersession import cancel_moot_reverts, superseded_by
+from approvals.supersession import cancel_moot_reverts, superseded_by, superseded_many
 from approvals.workflow_base import (
     REVERT,
     SYSTEM_ACTOR,
@@ -76,11 +76,13 @@ class Execution(Part):
         """Before (re)starting, leave alone every target a later request has changed since:
         the later change wins, as with timed reverts. Returns how many were skipped."""
         assert request.id is not None
+        pending = [
+            t for t in self._targets(s, request.id) if t.outcome == TargetOutcome.PENDING.value
+        ]
+        latest = superseded_many(s, request, [t.target for t in pending])
         skipped = 0
-        for row in self._targets(s, request.id):
-            if row.outcome != TargetOutcome.PENDING.value:
-                continue
-            later = superseded_by(s, request, row.target)
+        for row in pending:
+            later = latest.get(row.target)
             if later is None:
                 continue
             row.outcome = TargetOutcome.FAILED.value

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from approvals import audit
 from approvals.jobs import JobQueue
 from approvals.models import ChangeRequest, Job, JobState, RequestTarget, TargetOutcome
 from approvals.workflow_base import REVERT, SYSTEM_ACTOR
 
-__all__ = ["cancel_moot_reverts", "superseded_by"]
+__all__ = ["cancel_moot_reverts", "superseded_by", "superseded_many"]
+
+_CHUNK = 500  # targets per IN list (well below every driver's parameter limit)
 
 
 def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None:
@@ -30,6 +32,27 @@ def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None
         .order_by(col(ChangeRequest.id).desc())
         .limit(1)
     ).first()
+
+
+def superseded_many(s: Session, request: ChangeRequest, targets: Sequence[str]) -> dict[str, int]:
+    """``superseded_by`` for many targets at once: target → the latest later request that
+    changed it, for those a later request changed (a few queries, not one per target)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(targets), _CHUNK):
+        chunk = list(targets[start : start + _CHUNK])
+        rows = s.exec(
+            select(RequestTarget.target, func.max(ChangeRequest.id))
+            .join(ChangeRequest, col(ChangeRequest.id) == col(RequestTarget.request_id))
+            .where(
+                ChangeRequest.tenant == request.tenant,
+                col(ChangeRequest.id) > request.id,
+                col(RequestTarget.target).in_(chunk),
+                RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
+            )
+            .group_by(RequestTarget.target)
+        )
+        found.update({target: int(later) for target, later in rows})
+    return found
 
 
 def _changed(s: Session, request_id: int | None) -> list[str]:
