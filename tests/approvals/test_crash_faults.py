@@ -199,3 +199,20 @@ def test_an_earlier_change_or_a_failed_later_one_does_not_skip(db: Database) -> 
     wf.finish_execution(later, [TargetRecord("a@x.test", False, "WHM unreachable")])
     view = wf.begin_execution(disable)  # resumed: nothing later changed a@x.test
     assert [t.outcome for t in view.targets] == [TargetOutcome.PENDING.value]
+
+
+def test_a_bulk_request_skips_exactly_the_targets_changed_later(db: Database) -> None:
+    clock = Clock()
+    wf = setup(db, clock)
+    many = tuple(f"u{i}@x.test" for i in range(1200))  # more than one IN list's worth
+    bulk = approved(wf, "disable", many)
+    later = approved(wf, "enable", ("u3@x.test", "u700@x.test", "u1199@x.test"))
+    wf.begin_execution(later)
+    wf.finish_execution(later, [TargetRecord(t, True, "enabled") for t in wf_targets(wf, later)])
+    view = wf.begin_execution(bulk)
+    skipped = {t.target for t in view.targets if t.outcome != TargetOutcome.PENDING.value}
+    assert skipped == {"u3@x.test", "u700@x.test", "u1199@x.test"}
+
+
+def wf_targets(wf: Workflow, request_id: int) -> list[str]:
+    return [t.target for t in wf.get(request_id).targets]
