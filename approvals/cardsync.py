@@ -7,12 +7,12 @@ from sqlmodel import col, select
 
 from approvals.errors import RequestNotFound
 from approvals.models import ChangeRequest, Job, JobState
-from approvals.workflow_base import EXECUTED, RequestView, WorkflowBase
+from approvals.workflow_base import EXECUTED, Part, RequestView
 
 __all__ = ["CardSync"]
 
 
-class CardSync(WorkflowBase):
+class CardSync(Part):
     """Keeping the UI card of each request in step, retried from the database.
 
     While a worker holds a live lease on a request's job, that worker keeps the card and
@@ -26,7 +26,7 @@ class CardSync(WorkflowBase):
             .where(
                 col(Job.request_id) == col(ChangeRequest.id),
                 col(Job.state) == JobState.RUNNING.value,
-                col(Job.lease_expires_at) >= self._clock(),
+                col(Job.lease_expires_at) >= self.now(),
             )
             .exists()
         )

@@ -3,6 +3,7 @@
     WorkflowError               anything the approval workflow refuses
     ├── RequestNotFound         no request with that ID
     ├── InvalidTransition       the request is not in a state that allows this step
+    │   └── IllegalTransition   a status change the state table forbids (a bug, not a user)
     └── NotAllowed              the actor may not take this step
         ├── SelfApproval        a requester tried to approve their own request
         ├── NotAnApprover       the actor is not an approver for the tenant
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 __all__ = [
     "AdmissionRefused",
     "DuplicateRequest",
+    "IllegalTransition",
     "InvalidTransition",
     "NotARequester",
     "NotAllowed",
@@ -57,6 +59,17 @@ class InvalidTransition(WorkflowError):
     def __init__(self, message: str, *, status: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class IllegalTransition(InvalidTransition):
+    """A status change that ``approvals.states.TRANSITIONS`` forbids: the code asked for a
+    step that the request's state machine does not have."""
+
+    code = "illegal_transition"
+
+    def __init__(self, message: str, *, status: str, to: str) -> None:
+        super().__init__(message, status=status)
+        self.to = to
 
 
 class NotAllowed(WorkflowError):

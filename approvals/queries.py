@@ -15,14 +15,14 @@ from approvals.models import (
     RequestStatus,
 )
 from approvals.workflow_base import (
+    Part,
     RequestView,
-    WorkflowBase,
 )
 
 __all__ = ["Queries"]
 
 
-class Queries(WorkflowBase):
+class Queries(Part):
     """Read-only views of requests and the audit trail."""
 
     def get(self, request_id: int) -> RequestView:
