@@ -1,13 +1,23 @@
-"""Posting and updating approval cards and their threads through Slack's Web API."""
+"""Posting and updating approval cards and their threads through Slack's Web API.
+
+A card post is recorded as pending before Slack is called, so a crash in between is
+recovered (``recover_posts``). A failed update or result post backs off and, if Slack keeps
+refusing it (``channel_not_found``…), is given up and recorded (``approvals.delivery``).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals import RequestView, Workflow
+from approvals.delivery import CardDelivery
+from approvals.models import ChangeRequest
+from bot.slack.card_recovery import CARD_EVENT, find_posted_card, reposted_note
+from bot.slack.slack_errors import classify
 from bot.slack.views import card, result_text
 
 __all__ = ["Cards"]
@@ -20,17 +30,63 @@ REDRAW_ROUNDS = 3  # redraws of one card per update while its request keeps chan
 class Cards:
     """Keeps each request's card in Slack in step with the request."""
 
-    def __init__(self, client: WebClient, workflow: Workflow) -> None:
+    def __init__(
+        self, client: WebClient, workflow: Workflow, delivery: CardDelivery | None = None
+    ) -> None:
         self.client = client
         self.workflow = workflow
+        self.delivery = delivery or CardDelivery(workflow.db, workflow._clock)
+        self.on_failure: Callable[[str], None] | None = None  # metrics count failures here
 
-    def post(self, view: RequestView, channel: str) -> None:
-        """Post the card and remember where it is."""
+    def post(self, view: RequestView, channel: str, *, reposted: bool = False) -> None:
+        """Post the card and remember where it is; raises what Slack raised.
+
+        The post is pending in the database from before the call until the card's place is
+        stored: a crash in between leaves it for ``recover_posts``. A post Slack refused
+        (nothing was posted) is recorded as undeliverable at once: the poster tells the
+        person, and ``smtp-bot check`` lists it."""
+        self.delivery.begin_post(view.id, channel)
         text, blocks = card(view)
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        self.workflow.attach_card(
+        if reposted:
+            blocks = [*blocks, reposted_note()]
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                metadata={"event_type": CARD_EVENT, "event_payload": {"request_id": view.id}},
+            )
+        except (SlackApiError, OSError) as exc:
+            failure = classify(exc)
+            if failure.refused:
+                self.delivery.post_refused(view.id)
+            self._failed(view.id, exc, "card post", final=failure.refused)
+            raise
+        self.delivery.posted(
             view.id, channel=response["channel"], ref=response["ts"], revision=view.request.revision
         )
+
+    def recover_posts(self) -> int:
+        """Finish card posts a crash interrupted: find the card in the channel if the bot
+        may read it, else post a fresh one that says so; returns how many were recovered."""
+        recovered = 0
+        for pending in self.delivery.interrupted_posts():
+            if not self.delivery.claim_post(pending):
+                continue  # another process is recovering it
+            request_id = pending.request_id
+            ts = find_posted_card(self.client, pending)
+            try:
+                if ts is not None:
+                    log.info("found the card of request %s after an interrupted post", request_id)
+                    self.delivery.posted(request_id, channel=pending.channel, ref=ts, revision=0)
+                    self.update(self.workflow.get(request_id))
+                else:
+                    log.info("re-posting the card of request %s", request_id)
+                    self.post(self.workflow.get(request_id), pending.channel, reposted=True)
+            except (SlackApiError, OSError):
+                continue  # recorded by ``post``; tried again once due
+            recovered += 1
+        return recovered
 
     def update(self, view: RequestView) -> bool:
         """Redraw the card. On failure the card stays out of date in the database, and
@@ -54,7 +110,7 @@ class Cards:
 
     def _draw(self, view: RequestView) -> bool:
         req = view.request
-        if not req.card_channel or not req.card_ref:
+        if not req.card_channel or not req.card_ref or not self._due(req):
             return False
         text, blocks = card(view)
         try:
@@ -62,23 +118,65 @@ class Cards:
                 channel=req.card_channel, ts=req.card_ref, text=text, blocks=blocks
             )
         except (SlackApiError, OSError) as exc:
-            log.warning("card update failed for request %s: %s", view.id, _reason(exc))
+            self._failed(view.id, exc, "card update")
             return False
+        self._landed(req)
         return True
 
     def reply(self, view: RequestView, text: str) -> bool:
         """Post in the card's thread; False if Slack could not be reached or refused."""
         req = view.request
-        if not req.card_channel or not req.card_ref:
+        if not req.card_channel or not req.card_ref or not self._due(req):
             return False
         try:
             self.client.chat_postMessage(
                 channel=req.card_channel, thread_ts=req.card_ref, text=text
             )
         except (SlackApiError, OSError) as exc:
-            log.warning("thread reply failed for request %s: %s", view.id, _reason(exc))
+            self._failed(view.id, exc, "thread reply")
             return False
+        self._landed(req)
         return True
+
+    def _due(self, req: ChangeRequest) -> bool:
+        """Not given up, and not backing off (as the view read it)."""
+        if req.delivery_failed_at is not None:
+            return False
+        return req.delivery_retry_at is None or req.delivery_retry_at <= self.delivery.now()
+
+    def _landed(self, req: ChangeRequest) -> None:
+        if req.delivery_attempts and req.id is not None:
+            self.delivery.succeeded(req.id)
+
+    def _failed(self, request_id: int, exc: Exception, what: str, *, final: bool = False) -> None:
+        """Record the failure (back off, or give up); one log line with the error code."""
+        failure = classify(exc)
+        outcome = self.delivery.failed(
+            request_id,
+            failure.error,
+            permanent=failure.permanent,
+            retry_after_s=failure.retry_after_s,
+            final=final,
+        )
+        if self.on_failure is not None:
+            self.on_failure(failure.error)
+        if outcome.gave_up:
+            log.error(
+                "card delivery failed for request %s: %s (%s, gave up after %d attempt(s))",
+                request_id,
+                failure.error,
+                what,
+                outcome.attempts,
+            )
+        else:
+            log.warning(
+                "%s failed for request %s: %s (attempt %d, next try after %s)",
+                what,
+                request_id,
+                failure.error,
+                outcome.attempts,
+                outcome.retry_at,
+            )
 
     def post_result(self, view: RequestView) -> None:
         """Redraw the card and post the result in its thread, once across all processes."""
@@ -90,7 +188,7 @@ class Cards:
 
     def sync(self) -> int:
         """Bring stale cards and unposted results up to date; returns how many were fixed."""
-        fixed = 0
+        fixed = self.recover_posts()
         for view in self.workflow.cards_to_sync():
             fixed += self.update(view)
         for view in self.workflow.results_to_post():
