@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -24,6 +25,7 @@ __all__ = ["Cards"]
 
 log = logging.getLogger(__name__)
 
+BACKOFF_MEMORY = 10_000
 REDRAW_ROUNDS = 3  # redraws of one card per update while its request keeps changing
 
 
@@ -37,6 +39,9 @@ class Cards:
         self.workflow = workflow
         self.delivery = delivery or CardDelivery(workflow.db, workflow._clock)
         self.on_failure: Callable[[str], None] | None = None  # metrics count failures here
+        # what this process last learnt, for callers holding a view read before a failure
+        # (the executor redraws one view many times): request id -> retry at (None: given up)
+        self._backoff: dict[int, datetime | None] = {}
 
     def post(self, view: RequestView, channel: str, *, reposted: bool = False) -> None:
         """Post the card and remember where it is; raises what Slack raised.
@@ -139,13 +144,18 @@ class Cards:
         return True
 
     def _due(self, req: ChangeRequest) -> bool:
-        """Not given up, and not backing off (as the view read it)."""
+        """Not given up, and not backing off (as the view read it, or this process saw)."""
         if req.delivery_failed_at is not None:
             return False
-        return req.delivery_retry_at is None or req.delivery_retry_at <= self.delivery.now()
+        now = self.delivery.now()
+        if req.id is not None and req.id in self._backoff:
+            seen = self._backoff[req.id]
+            if seen is None or seen > now:
+                return False
+        return req.delivery_retry_at is None or req.delivery_retry_at <= now
 
     def _landed(self, req: ChangeRequest) -> None:
-        if req.delivery_attempts and req.id is not None:
+        if req.id is not None and (self._backoff.pop(req.id, 0) != 0 or req.delivery_attempts):
             self.delivery.succeeded(req.id)
 
     def _failed(self, request_id: int, exc: Exception, what: str, *, final: bool = False) -> None:
@@ -158,6 +168,9 @@ class Cards:
             retry_after_s=failure.retry_after_s,
             final=final,
         )
+        if len(self._backoff) >= BACKOFF_MEMORY:
+            self._backoff.clear()  # only a shortcut: the database has it all
+        self._backoff[request_id] = None if outcome.gave_up else outcome.retry_at
         if self.on_failure is not None:
             self.on_failure(failure.error)
         if outcome.gave_up:
