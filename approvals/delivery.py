@@ -37,7 +37,7 @@ __all__ = [
 
 MAX_ATTEMPTS = 6  # permanent failures: tries at 0, 2, 6, 14, 30 and 62 minutes, then stop
 PERMANENT_FIRST_DELAY = timedelta(minutes=2)
-TRANSIENT_FIRST_DELAY = timedelta(seconds=10)
+TRANSIENT_FIRST_DELAY = timedelta(seconds=1)  # 1, 2, 4 … s: a blip costs little
 TRANSIENT_MAX_DELAY = timedelta(minutes=15)  # a Slack outage ends: transient never gives up
 # a post started longer ago than this and still without a reference was interrupted (the
 # Slack client gives up on one call well within it, retries included)

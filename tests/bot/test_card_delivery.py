@@ -236,7 +236,7 @@ def test_rate_limits_and_server_errors_back_off_honouring_retry_after_and_never_
     wf.approve(request_id, actor="UAPP")
     slack.fail_next("chat.update", status=429, retry_after=120)
     assert not cards.update(wf.get(request_id))
-    clock.advance(seconds=60)  # past the 10 s back-off, not past Retry-After
+    clock.advance(seconds=60)  # past the 1 s back-off, not past Retry-After
     assert cards.sync() == 0 and len(slack.calls_to("chat.update")) == 1
     slack.fail_next("chat.update", status=500, count=MAX_ATTEMPTS + 4)
     for _ in range(MAX_ATTEMPTS + 4):

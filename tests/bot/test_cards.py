@@ -82,7 +82,7 @@ def test_a_failed_redraw_over_a_stale_drawing_leaves_the_card_to_the_housekeeper
     wf.mark_card_synced = then_slack_fails  # type: ignore[method-assign]
     assert not cards.update(pending)
     wf.mark_card_synced = mark  # type: ignore[method-assign]
-    assert wf.cards_to_sync() == []  # a 5xx: backing off (10 s) before the next try
+    assert wf.cards_to_sync() == []  # a 5xx: backing off (1 s, doubling) before the next try
     clock.advance(seconds=10)
     assert [v.id for v in wf.cards_to_sync()] == [request_id]
     assert cards.sync() == 1

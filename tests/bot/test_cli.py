@@ -392,7 +392,7 @@ def test_slack_down_request_and_approve_still_work_and_sync_catches_up(cli: Cli)
     assert approve_uncarded.code == 0 and "No approval card in Slack" in approve_uncarded.out
     assert cli.whm.mailbox_state("one@acme.test")["suspended_outgoing"] == 1
 
-    # the failed update backs off (10 s for Slack unreachable): let that time pass
+    # the failed update backs off (1 s for Slack unreachable): let that time pass
     from approvals.models import ChangeRequest
 
     past = Database(cli.db_url)

@@ -60,7 +60,7 @@ def test_hung_slack_leaves_the_card_stale_then_sync_fixes_it(db: Database, black
         assert hung.update(approved) is False  # gave up after the timeout, no exception
         stale = wf.get(view.id).request
         assert stale.card_revision < stale.revision and stale.status == "approved"
-        assert good.sync() == 0  # a timeout is transient: the next try waits 10 s
+        assert good.sync() == 0  # a timeout is transient: the next try waits 1 s (doubling)
         now[0] += timedelta(seconds=10)
         assert good.sync() == 1
         fresh = wf.get(view.id).request
