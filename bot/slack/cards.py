@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals import RequestView, Workflow
-from approvals.delivery import CardDelivery
+from approvals.delivery import CardDelivery, PendingPost
 from approvals.models import ChangeRequest
 from bot.slack.card_recovery import CARD_EVENT, find_posted_card, reposted_note
 from bot.slack.slack_errors import classify
@@ -43,13 +43,47 @@ class Cards:
         # (the executor redraws one view many times): request id -> retry at (None: given up)
         self._backoff: dict[int, datetime | None] = {}
 
-    def post(self, view: RequestView, channel: str, *, reposted: bool = False) -> None:
+    def post(self, view: RequestView, channel: str) -> None:
         """Post the card and remember where it is; raises what Slack raised.
 
         The post is pending in the database from before the call until the card's place is
-        stored: a crash in between leaves it for ``recover_posts``. A post Slack refused
-        (nothing was posted) is recorded as undeliverable at once: the poster tells the
-        person, and ``smtp-bot check`` lists it."""
+        stored: a crash in between leaves it for ``recover_posts``, or for this method when
+        the interaction is carried out again after the crash (it finds the card, or posts
+        one that says it was re-posted). A post Slack refused (nothing was posted) is
+        recorded as undeliverable at once: the poster tells the person, and
+        ``smtp-bot check`` lists it."""
+        req = view.request
+        if req.card_ref is None and req.card_post_started_at is not None:
+            started = req.card_post_started_at
+            self._finish(view, PendingPost(view.id, req.card_channel or channel, started))
+            return
+        self._post(view, channel, reposted=False)
+
+    def recover_posts(self) -> int:
+        """Finish card posts a crash interrupted: find the card in the channel if the bot
+        may read it, else post a fresh one that says so; returns how many were recovered."""
+        recovered = 0
+        for pending in self.delivery.interrupted_posts():
+            if not self.delivery.claim_post(pending):
+                continue  # another process is recovering it
+            try:
+                self._finish(self.workflow.get(pending.request_id), pending)
+            except (SlackApiError, OSError):
+                continue  # recorded by ``_post``; tried again once due
+            recovered += 1
+        return recovered
+
+    def _finish(self, view: RequestView, pending: PendingPost) -> None:
+        ts = find_posted_card(self.client, pending)
+        if ts is None:
+            log.info("re-posting the card of request %s", view.id)
+            self._post(view, pending.channel, reposted=True)
+            return
+        log.info("found the card of request %s after an interrupted post", view.id)
+        self.delivery.posted(view.id, channel=pending.channel, ref=ts, revision=0)
+        self.update(self.workflow.get(view.id))  # revision 0: drawn again, whatever it shows
+
+    def _post(self, view: RequestView, channel: str, *, reposted: bool) -> None:
         self.delivery.begin_post(view.id, channel)
         text, blocks = card(view)
         if reposted:
@@ -70,28 +104,6 @@ class Cards:
         self.delivery.posted(
             view.id, channel=response["channel"], ref=response["ts"], revision=view.request.revision
         )
-
-    def recover_posts(self) -> int:
-        """Finish card posts a crash interrupted: find the card in the channel if the bot
-        may read it, else post a fresh one that says so; returns how many were recovered."""
-        recovered = 0
-        for pending in self.delivery.interrupted_posts():
-            if not self.delivery.claim_post(pending):
-                continue  # another process is recovering it
-            request_id = pending.request_id
-            ts = find_posted_card(self.client, pending)
-            try:
-                if ts is not None:
-                    log.info("found the card of request %s after an interrupted post", request_id)
-                    self.delivery.posted(request_id, channel=pending.channel, ref=ts, revision=0)
-                    self.update(self.workflow.get(request_id))
-                else:
-                    log.info("re-posting the card of request %s", request_id)
-                    self.post(self.workflow.get(request_id), pending.channel, reposted=True)
-            except (SlackApiError, OSError):
-                continue  # recorded by ``post``; tried again once due
-            recovered += 1
-        return recovered
 
     def update(self, view: RequestView) -> bool:
         """Redraw the card. On failure the card stays out of date in the database, and

@@ -142,6 +142,23 @@ def test_without_history_scope_a_fresh_card_says_it_was_reposted_and_gets_the_up
     assert len(_cards_in(slack, "C0OPS")) == 2  # the lost one stays, out of date, never touched
 
 
+def test_a_command_carried_out_again_after_the_crash_finds_the_card_instead_of_a_second(
+    db: Database, slack: FakeSlack
+) -> None:
+    slack.scopes = (slack.scopes or "") + ",channels:history"
+    clock = Clock()
+    wf = _workflow(db, clock)
+    request_id = _submit(wf)
+    _post_then_die(db, wf, slack, request_id)
+    [posted] = _cards_in(slack, "C0OPS")
+    again = _cards(_workflow(db, clock), slack)  # the intake row, claimed by another worker
+    again.post(again.workflow.get(request_id), "C0OPS")
+    assert _cards_in(slack, "C0OPS") == [posted]
+    assert _row(db, request_id).card_ref == posted
+    clock.advance(minutes=3)
+    assert again.sync() == 0  # nothing pending is left for the housekeeper
+
+
 def test_post_slack_did_not_answer_is_posted_again_after_the_grace(
     db: Database, slack: FakeSlack
 ) -> None:
