@@ -114,7 +114,7 @@ class CardDelivery:
             )
 
     def posted(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
-        """Store where the card is and clear the pending marker, in one transaction."""
+        """Store where the card is and clear the pending marker and any failed delivery."""
         with self.db.transaction() as s:
             s.execute(
                 sa.update(ChangeRequest)
@@ -124,6 +124,11 @@ class CardDelivery:
                     card_ref=ref,
                     card_revision=revision,
                     card_post_started_at=None,
+                    # a card that landed is deliverable again (an operator re-posted it)
+                    delivery_attempts=0,
+                    delivery_retry_at=None,
+                    delivery_error=None,
+                    delivery_failed_at=None,
                 )
             )
 

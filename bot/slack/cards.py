@@ -104,6 +104,7 @@ class Cards:
         self.delivery.posted(
             view.id, channel=response["channel"], ref=response["ts"], revision=view.request.revision
         )
+        self._backoff.pop(view.id, None)
 
     def update(self, view: RequestView) -> bool:
         """Redraw the card. On failure the card stays out of date in the database, and

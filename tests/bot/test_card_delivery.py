@@ -265,3 +265,20 @@ def test_rate_limits_and_server_errors_back_off_honouring_retry_after_and_never_
     row = _row(db, request_id)
     assert row.delivery_attempts == 0 and row.delivery_error is None
     assert row.card_revision == row.revision
+
+
+def test_a_given_up_card_posted_again_elsewhere_is_delivered_again(
+    db: Database, slack: FakeSlack
+) -> None:
+    clock = Clock()
+    wf = _workflow(db, clock)
+    request_id = _submit(wf)
+    cards = _cards(wf, slack)
+    slack.fail_next("chat.postMessage", error="channel_not_found")
+    with pytest.raises(Exception, match="channel_not_found"):
+        cards.post(wf.get(request_id), "C0GONE")
+    assert [u.channel for u in cards.delivery.undeliverable()] == ["C0GONE"]
+    cards.post(wf.get(request_id), "C0OPS")  # an operator posts it where the bot is
+    assert cards.delivery.undeliverable() == []
+    _approve_and_update(wf, cards, request_id)
+    assert {c.args["channel"] for c in slack.calls_to("chat.update")} == {"C0OPS"}
