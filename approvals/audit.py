@@ -64,9 +64,13 @@ def history(
     since: datetime | None = None,
     limit: int | None = 50,
     newest_first: bool = True,
+    exclude: Iterable[str] = (),
 ) -> list[AuditEvent]:
-    """Events matching every filter given."""
+    """Events matching every filter given (``exclude``: event names left out)."""
     query = select(AuditEvent)
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(col(AuditEvent.event).not_in(excluded))
     if tenant is not None:
         query = query.where(AuditEvent.tenant == tenant)
     if target is not None:

@@ -8,12 +8,12 @@ from sqlmodel import col, select
 from approvals.delivery import due_for_delivery
 from approvals.errors import RequestNotFound
 from approvals.models import ChangeRequest, Job, JobState
-from approvals.workflow_base import EXECUTED, RequestView, WorkflowBase
+from approvals.workflow_base import EXECUTED, Part, RequestView
 
 __all__ = ["CardSync"]
 
 
-class CardSync(WorkflowBase):
+class CardSync(Part):
     """Keeping the UI card of each request in step, retried from the database.
 
     While a worker holds a live lease on a request's job, that worker keeps the card and
@@ -27,7 +27,7 @@ class CardSync(WorkflowBase):
             .where(
                 col(Job.request_id) == col(ChangeRequest.id),
                 col(Job.state) == JobState.RUNNING.value,
-                col(Job.lease_expires_at) >= self._clock(),
+                col(Job.lease_expires_at) >= self.now(),
             )
             .exists()
         )
@@ -53,7 +53,7 @@ class CardSync(WorkflowBase):
                     col(ChangeRequest.card_ref).is_not(None),
                     col(ChangeRequest.card_revision) < col(ChangeRequest.revision),
                     self._unleased(),
-                    due_for_delivery(self._clock()),  # not given up, not backing off
+                    due_for_delivery(self.now()),  # not given up, not backing off
                 )
                 .order_by(col(ChangeRequest.id))
                 .limit(limit)
@@ -97,7 +97,7 @@ class CardSync(WorkflowBase):
                     col(ChangeRequest.status).in_(EXECUTED),
                     sa.not_(col(ChangeRequest.result_posted)),  # as ix_..._result_unposted says
                     self._unleased(),
-                    due_for_delivery(self._clock()),
+                    due_for_delivery(self.now()),
                 )
                 .order_by(col(ChangeRequest.id))
                 .limit(limit)

@@ -21,18 +21,19 @@ from approvals.models import (
     RequestStatus,
 )
 from approvals.policy import TenantPolicy
+from approvals.states import move
 from approvals.workflow_base import (
     EXECUTE,
     SYSTEM_ACTOR,
     ApproveOutcome,
+    Part,
     RequestView,
-    WorkflowBase,
 )
 
 __all__ = ["Decisions"]
 
 
-class Decisions(WorkflowBase):
+class Decisions(Part):
     """Approving, denying, cancelling and expiring requests."""
 
     def approve(self, request_id: int, *, actor: str) -> ApproveOutcome:
@@ -43,7 +44,7 @@ class Decisions(WorkflowBase):
             if isinstance(request, WorkflowError):
                 error = request
             else:
-                policy = self._policies(request.tenant)
+                policy = self.ctx.policies(request.tenant)
                 error = self._check_decider(s, request, actor, policy, step="approve")
             if error is None:
                 assert not isinstance(request, WorkflowError)
@@ -53,7 +54,7 @@ class Decisions(WorkflowBase):
                     )
                 ).first()
                 if already is None:
-                    s.add(Approval(request_id=request_id, approver=actor, created_at=self._clock()))
+                    s.add(Approval(request_id=request_id, approver=actor, created_at=self.now()))
                     request.revision += 1
                     s.add(request)
                     s.flush()
@@ -63,8 +64,8 @@ class Decisions(WorkflowBase):
                 count = len(self._approvers(s, request_id))
                 approved_now = count >= request.approvals_required
                 if approved_now:
-                    request.status = RequestStatus.APPROVED.value
-                    request.decided_at = self._clock()
+                    move(request, RequestStatus.APPROVED)
+                    request.decided_at = self.now()
                     request.decided_by = actor
                     s.add(request)
                     audit.record(
@@ -102,7 +103,7 @@ class Decisions(WorkflowBase):
             if isinstance(request, WorkflowError):
                 error = request
             elif status is RequestStatus.DENIED:
-                policy = self._policies(request.tenant)
+                policy = self.ctx.policies(request.tenant)
                 error = self._check_decider(s, request, actor, policy, step=step)
             elif actor != request.requester:
                 error = NotAllowed("Only the requester can cancel a request.")
@@ -111,8 +112,8 @@ class Decisions(WorkflowBase):
                 )
             if error is None:
                 assert not isinstance(request, WorkflowError)
-                request.status = status.value
-                request.decided_at = self._clock()
+                move(request, status)
+                request.decided_at = self.now()
                 request.decided_by = actor
                 request.decision_note = note or None
                 request.revision += 1
@@ -132,7 +133,7 @@ class Decisions(WorkflowBase):
 
     def expire_due(self) -> list[RequestView]:
         """Expire every pending request past its deadline; returns the ones expired now."""
-        now = self._clock()
+        now = self.now()
         expired: list[RequestView] = []
         with self.db.transaction() as s:
             rows = s.exec(
@@ -157,7 +158,7 @@ class Decisions(WorkflowBase):
             )
         if actor == view.request.requester:
             return SelfApproval("You cannot approve or deny your own request.")
-        if not self._policies(view.request.tenant).may_approve(actor, self._membership):
+        if not self.ctx.policies(view.request.tenant).may_approve(actor, self.ctx.membership):
             return NotAnApprover(f"You are not an approver for {view.request.tenant}.")
         return None
 
@@ -166,7 +167,7 @@ class Decisions(WorkflowBase):
     ) -> ChangeRequest | WorkflowError:
         """The locked request if it is still pending; else the error to raise after commit."""
         request = self._lock(s, request_id)
-        if request.status == RequestStatus.PENDING.value and self._clock() >= request.expires_at:
+        if request.status == RequestStatus.PENDING.value and self.now() >= request.expires_at:
             self._expire(s, request)
         if request.status != RequestStatus.PENDING.value:
             audit.record(
@@ -192,7 +193,7 @@ class Decisions(WorkflowBase):
                 if step == "approve"
                 else "You cannot deny your own request; cancel it instead."
             )
-        elif not policy.may_approve(actor, self._membership):
+        elif not policy.may_approve(actor, self.ctx.membership):
             error = NotAnApprover(f"You are not an approver for {request.tenant}.")
         if error is not None:
             audit.record(
@@ -206,8 +207,8 @@ class Decisions(WorkflowBase):
         return error
 
     def _expire(self, s: Session, request: ChangeRequest) -> None:
-        request.status = RequestStatus.EXPIRED.value
-        request.decided_at = self._clock()
+        move(request, RequestStatus.EXPIRED)
+        request.decided_at = self.now()
         request.revision += 1
         s.add(request)
         audit.record(s, "expired", actor=SYSTEM_ACTOR, tenant=request.tenant, request_id=request.id)

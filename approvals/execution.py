@@ -20,18 +20,20 @@ from approvals.models import (
     RequestTarget,
     TargetOutcome,
 )
+from approvals.states import move
+from approvals.supersession import cancel_moot_reverts, superseded_by, superseded_many
 from approvals.workflow_base import (
     REVERT,
     SYSTEM_ACTOR,
+    Part,
     RequestView,
     TargetRecord,
-    WorkflowBase,
 )
 
 __all__ = ["Execution"]
 
 
-class Execution(WorkflowBase):
+class Execution(Part):
     """Executing approved requests and reverting timed restrictions."""
 
     def begin_execution(self, request_id: int) -> RequestView | None:
@@ -49,10 +51,14 @@ class Execution(WorkflowBase):
                     tenant=request.tenant,
                     request_id=request_id,
                 )
+                if self._skip_superseded(s, request):
+                    request.revision += 1
+                    s.add(request)
+                    s.flush()
                 return self._view(s, request)
             if request.status != RequestStatus.APPROVED.value:
                 return None
-            request.status = RequestStatus.EXECUTING.value
+            move(request, RequestStatus.EXECUTING)
             request.revision += 1
             s.add(request)
             audit.record(
@@ -62,8 +68,37 @@ class Execution(WorkflowBase):
                 tenant=request.tenant,
                 request_id=request_id,
             )
+            self._skip_superseded(s, request)
             s.flush()
             return self._view(s, request)
+
+    def _skip_superseded(self, s: Session, request: ChangeRequest) -> int:
+        """Before (re)starting, leave alone every target a later request has changed since:
+        the later change wins, as with timed reverts. Returns how many were skipped."""
+        assert request.id is not None
+        pending = [
+            t for t in self._targets(s, request.id) if t.outcome == TargetOutcome.PENDING.value
+        ]
+        latest = superseded_many(s, request, [t.target for t in pending])
+        skipped = 0
+        for row in pending:
+            later = latest.get(row.target)
+            if later is None:
+                continue
+            row.outcome = TargetOutcome.FAILED.value
+            row.message = f"skipped: #{later} changed it later"
+            s.add(row)
+            audit.record(
+                s,
+                "target_skipped",
+                actor=SYSTEM_ACTOR,
+                tenant=request.tenant,
+                request_id=request.id,
+                target=row.target,
+                detail={"message": row.message, "later_request": later},
+            )
+            skipped += 1
+        return skipped
 
     def record_progress(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
         """Store the results of some targets while the request is still executing, so a
@@ -84,31 +119,78 @@ class Execution(WorkflowBase):
         A target with no result by now (it should not happen) counts as failed."""
         with self.db.transaction() as s:
             request = self._executing(s, request_id)
-            targets = self._store_results(s, request, records)
-            for row in targets.values():
-                if row.outcome == TargetOutcome.PENDING.value:
-                    row.outcome = TargetOutcome.FAILED.value
-                    row.message = "not executed"
-                    s.add(row)
-            all_ok = all(t.outcome == TargetOutcome.SUCCEEDED.value for t in targets.values())
-            request.status = (RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED).value
-            request.finished_at = self._clock()
-            request.revision += 1
-            changed = [
-                t.target for t in targets.values() if t.outcome == TargetOutcome.SUCCEEDED.value
-            ]
-            if request.revert_after_s and request.revert_verb and changed:
-                request.revert_at = request.finished_at + timedelta(seconds=request.revert_after_s)
-                self.jobs.enqueue(s, kind=REVERT, request_id=request_id, run_at=request.revert_at)
-            s.add(request)
-            audit.record(
-                s, request.status, actor=SYSTEM_ACTOR, tenant=request.tenant, request_id=request_id
-            )
-            self._cancel_moot_reverts(s, request, changed)
-            s.flush()
+            self._finish(s, request, records, unfinished="not executed")
             view = self._view(s, request)
         self.jobs.ring()
         return view
+
+    def give_up(self, s: Session, job: Job) -> None:
+        """The request's execute job was given up (its workers died or failed max_attempts
+        times): end the request in that transaction, keeping every result already recorded;
+        the rest count as failed. Its card and thread catch up through the card sync."""
+        request = self._lock(s, job.request_id)
+        if request.status not in (RequestStatus.APPROVED.value, RequestStatus.EXECUTING.value):
+            return  # finished before its worker died: nothing to end
+        message = job.last_error or f"gave up after {job.attempts} attempts"
+        audit.record(
+            s,
+            "gave_up",
+            actor=SYSTEM_ACTOR,
+            tenant=request.tenant,
+            request_id=request.id,
+            detail={"message": message, "job": job.id, "attempts": job.attempts},
+        )
+        if request.status == RequestStatus.APPROVED.value:
+            move(request, RequestStatus.EXECUTING)
+        self._finish(s, request, (), unfinished=f"not executed: {message}")
+        s.flush()
+
+    def give_up_revert(self, s: Session, job: Job) -> None:
+        """A timed revert was given up: the audit trail says the restriction stays."""
+        request = self._lock(s, job.request_id)
+        audit.record(
+            s,
+            "revert_gave_up",
+            actor=SYSTEM_ACTOR,
+            tenant=request.tenant,
+            request_id=request.id,
+            detail={
+                "message": job.last_error or f"gave up after {job.attempts} attempts",
+                "verb": request.revert_verb,
+            },
+        )
+
+    def _finish(
+        self,
+        s: Session,
+        request: ChangeRequest,
+        records: Sequence[TargetRecord],
+        *,
+        unfinished: str,
+    ) -> None:
+        """executing → succeeded (every target ok) or failed; targets still without a result
+        fail with ``unfinished``. Schedules the timed revert of what changed."""
+        assert request.id is not None
+        targets = self._store_results(s, request, records)
+        for row in targets.values():
+            if row.outcome == TargetOutcome.PENDING.value:
+                row.outcome = TargetOutcome.FAILED.value
+                row.message = unfinished[:2000]
+                s.add(row)
+        all_ok = all(t.outcome == TargetOutcome.SUCCEEDED.value for t in targets.values())
+        move(request, RequestStatus.SUCCEEDED if all_ok else RequestStatus.FAILED)
+        request.finished_at = self.now()
+        request.revision += 1
+        changed = [t.target for t in targets.values() if t.outcome == TargetOutcome.SUCCEEDED.value]
+        if request.revert_after_s and request.revert_verb and changed:
+            request.revert_at = request.finished_at + timedelta(seconds=request.revert_after_s)
+            self.jobs.enqueue(s, kind=REVERT, request_id=request.id, run_at=request.revert_at)
+        s.add(request)
+        audit.record(
+            s, request.status, actor=SYSTEM_ACTOR, tenant=request.tenant, request_id=request.id
+        )
+        cancel_moot_reverts(s, self.jobs, request, changed)
+        s.flush()
 
     def _executing(self, s: Session, request_id: int) -> ChangeRequest:
         request = self._lock(s, request_id)
@@ -145,67 +227,6 @@ class Execution(WorkflowBase):
             )
         return targets
 
-    def _superseded(self, s: Session, request: ChangeRequest, target: str) -> bool:
-        """A later request changed this target successfully: the latest change wins."""
-        later = s.exec(
-            select(RequestTarget.id)
-            .join(ChangeRequest, col(ChangeRequest.id) == col(RequestTarget.request_id))
-            .where(
-                ChangeRequest.tenant == request.tenant,
-                col(ChangeRequest.id) > request.id,
-                RequestTarget.target == target,
-                RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
-            )
-            .limit(1)
-        ).first()
-        return later is not None
-
-    def _cancel_moot_reverts(
-        self, s: Session, request: ChangeRequest, changed: Sequence[str]
-    ) -> None:
-        """Cancel queued reverts of earlier requests whose every target this one superseded."""
-        if not changed:
-            return
-        # Start from the few queued reverts (a partial index holds only those), not from the
-        # requests: this runs after every execution, however large the tables grow.
-        queued = list(
-            s.exec(
-                select(Job.request_id).where(
-                    Job.kind == REVERT,
-                    Job.state == JobState.QUEUED.value,
-                    col(Job.request_id) < request.id,
-                )
-            )
-        )
-        if not queued:
-            return
-        earlier = s.exec(
-            select(ChangeRequest)
-            .join(RequestTarget, col(RequestTarget.request_id) == col(ChangeRequest.id))
-            .where(
-                col(ChangeRequest.id).in_(queued),
-                ChangeRequest.tenant == request.tenant,
-                col(RequestTarget.target).in_(list(changed)),
-            )
-            .distinct()
-        ).all()
-        for old in earlier:
-            pending = [
-                t.target
-                for t in self._targets(s, old.id)
-                if t.outcome == TargetOutcome.SUCCEEDED.value
-                and not self._superseded(s, old, t.target)
-            ]
-            if not pending and self.jobs.cancel(s, kind=REVERT, request_id=old.id):
-                audit.record(
-                    s,
-                    "revert_cancelled",
-                    actor=SYSTEM_ACTOR,
-                    tenant=old.tenant,
-                    request_id=old.id,
-                    detail={"superseded_by": request.id},
-                )
-
     def begin_revert(self, request_id: int) -> tuple[RequestView, list[str]]:
         """The targets a timed restriction should now undo: those it changed that no later
         request has changed since."""
@@ -215,7 +236,7 @@ class Execution(WorkflowBase):
                 t.target
                 for t in self._targets(s, request_id)
                 if t.outcome == TargetOutcome.SUCCEEDED.value
-                and not self._superseded(s, request, t.target)
+                and superseded_by(s, request, t.target) is None
             ]
             audit.record(
                 s,

@@ -23,7 +23,11 @@ from approvals.db import Database
 from approvals.leases import aware, renewed_while
 from approvals.models import Job, JobState, utcnow
 
-__all__ = ["CHANNEL", "Doorbell", "JobQueue"]
+__all__ = ["CHANNEL", "Doorbell", "GiveUpHandler", "JobQueue"]
+
+# Called in the transaction that gives a job up, so what it owns ends with it (not forever
+# "executing" after its worker died max_attempts times).
+GiveUpHandler = Callable[[Session, Job], None]
 
 CHANNEL = "smtp_bot_jobs"
 
@@ -69,6 +73,12 @@ class JobQueue:
         self.lease = lease
         self.max_attempts = max_attempts
         self._clock = clock
+        self._give_up: dict[str, GiveUpHandler] = {}
+
+    def on_give_up(self, kind: str, handler: GiveUpHandler) -> None:
+        """Call ``handler`` with the session and the job whenever a job of ``kind`` is given
+        up after ``max_attempts``, in that same transaction (it replaces an earlier one)."""
+        self._give_up[kind] = handler
 
     # --- producing ---------------------------------------------------------------------------
 
@@ -115,6 +125,9 @@ class JobQueue:
                     job.finished_at = now
                     job.last_error = f"gave up after {job.attempts} attempts"
                     s.add(job)
+                    if (handler := self._give_up.get(job.kind)) is not None:
+                        handler(s, job)
+                    log.warning("job %s (%s) %s", job.id, job.kind, job.last_error)
                     continue
                 job.state = JobState.RUNNING.value
                 job.lease_owner = worker

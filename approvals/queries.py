@@ -8,20 +8,21 @@ from sqlmodel import col, func, select
 
 from approvals import audit
 from approvals.errors import RequestNotFound
+from approvals.limits import READ_EVENT
 from approvals.models import (
     AuditEvent,
     ChangeRequest,
     RequestStatus,
 )
 from approvals.workflow_base import (
+    Part,
     RequestView,
-    WorkflowBase,
 )
 
 __all__ = ["Queries"]
 
 
-class Queries(WorkflowBase):
+class Queries(Part):
     """Read-only views of requests and the audit trail."""
 
     def get(self, request_id: int) -> RequestView:
@@ -69,9 +70,12 @@ class Queries(WorkflowBase):
     def history(
         self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
     ) -> list[AuditEvent]:
-        """Audit events, newest first."""
+        """Audit events, newest first; not the log of status reads (kept for the read limit
+        and the export, but it would crowd out every change)."""
         with self.db.read() as s:
-            return audit.history(s, tenant=tenant, target=target, limit=limit)
+            return audit.history(
+                s, tenant=tenant, target=target, limit=limit, exclude=(READ_EVENT,)
+            )
 
     def count_events(self, *, actor: str, event: str, since: datetime) -> int:
         """How many ``event`` rows ``actor`` caused since ``since`` (rate limits, across

@@ -2,8 +2,10 @@
 
 Each public method is one transaction. Concurrent callers are serialised on the request row
 (``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two approvers pressing at
-the same instant produce one transition, and a replayed click changes nothing. The parts live
-in their own modules (decisions, execution, cardsync, queries); ``Workflow`` is all of them.
+the same instant produce one transition, and a replayed click changes nothing. The work is
+done by collaborators in their own modules (decisions, execution, cardsync, queries), each
+built on one shared ``WorkflowContext``; ``Workflow`` is the facade the bot calls, and
+creates requests itself. Status changes follow the table in ``approvals/states.py``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from approvals import audit
+from approvals.admission import admit, refusals_recorded
 from approvals.cardsync import CardSync
 from approvals.db import Database
 from approvals.decisions import Decisions
 from approvals.errors import (
     NotARequester,
+    WorkflowError,
 )
 from approvals.execution import Execution
 from approvals.jobs import JobQueue
+from approvals.limits import RequestLimit
 from approvals.models import (
+    AuditEvent,
     ChangeRequest,
     RequestTarget,
     utcnow,
@@ -33,12 +39,13 @@ from approvals.workflow_base import (
     ApproveOutcome,
     RequestView,
     TargetRecord,
+    WorkflowContext,
 )
 
 __all__ = ["EXECUTE", "REVERT", "ApproveOutcome", "RequestView", "TargetRecord", "Workflow"]
 
 
-class Workflow(Decisions, Execution, CardSync, Queries):
+class Workflow:
     """Creates requests and moves them through their lifecycle."""
 
     def __init__(
@@ -55,6 +62,16 @@ class Workflow(Decisions, Execution, CardSync, Queries):
         self._membership = membership or DirectMembership()
         self._clock = clock
         self.jobs = jobs or JobQueue(db, clock=clock)
+        ctx = WorkflowContext(
+            db=db, policies=policies, membership=self._membership, jobs=self.jobs, clock=clock
+        )
+        self.decisions = Decisions(ctx)
+        self.execution = Execution(ctx)
+        self.cards = CardSync(ctx)
+        self.queries = Queries(ctx)
+        # a job given up after max_attempts ends what it was doing, in the same transaction
+        self.jobs.on_give_up(EXECUTE, self.execution.give_up)
+        self.jobs.on_give_up(REVERT, self.execution.give_up_revert)
 
     def submit(
         self,
@@ -68,12 +85,14 @@ class Workflow(Decisions, Execution, CardSync, Queries):
         revert_verb: str | None = None,
         revert_after: timedelta | None = None,
         intake_id: int | None = None,
+        limit: RequestLimit | None = None,
     ) -> RequestView:
         """Store a new pending request; raises NotARequester if the policy forbids it.
 
         With ``revert_after``, a successful change is undone by ``revert_verb`` after that
         long, without a new approval (it was approved with the original). ``intake_id``: the
-        stored command it comes from (unique: one request per command)."""
+        stored command it comes from (unique: one request per command). Duplicates and, with
+        ``limit``, the requester's limit are checked in the storing transaction (admission)."""
         if not targets:
             raise ValueError("a request needs at least one target")
         policy = self._policies(tenant)
@@ -84,7 +103,19 @@ class Workflow(Decisions, Execution, CardSync, Queries):
                 )
             raise NotARequester(f"You are not allowed to request changes for {tenant}.")
         now = self._clock()
-        with self.db.transaction() as s:
+        with (
+            refusals_recorded(self.db, actor=requester, tenant=tenant, verb=verb),
+            self.db.transaction() as s,
+        ):
+            admit(
+                s,
+                tenant=tenant,
+                verb=verb,
+                targets=targets,
+                requester=requester,
+                now=now,
+                limit=limit,
+            )
             request = ChangeRequest(
                 tenant=tenant,
                 verb=verb,
@@ -137,3 +168,108 @@ class Workflow(Decisions, Execution, CardSync, Queries):
         """Record a command refused because of where it came from or how often."""
         with self.db.transaction() as s:
             audit.record(s, "refused_access", actor=actor, tenant=tenant, detail=detail)
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def approve(self, request_id: int, *, actor: str) -> ApproveOutcome:
+        """Count ``actor``'s approval; the request becomes approved once it has enough."""
+        return self.decisions.approve(request_id, actor=actor)
+
+    def deny(self, request_id: int, *, actor: str, note: str | None = None) -> RequestView:
+        """An approver refuses the request."""
+        return self.decisions.deny(request_id, actor=actor, note=note)
+
+    def cancel(self, request_id: int, *, actor: str) -> RequestView:
+        """The requester withdraws the request."""
+        return self.decisions.cancel(request_id, actor=actor)
+
+    def expire_due(self) -> list[RequestView]:
+        """Expire every pending request past its deadline; returns the ones expired now."""
+        return self.decisions.expire_due()
+
+    def check_decider(self, view: RequestView, actor: str) -> WorkflowError | None:
+        """Whether ``actor`` may approve or deny the request now, recording nothing."""
+        return self.decisions.check_decider(view, actor)
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def begin_execution(self, request_id: int) -> RequestView | None:
+        """approved → executing, or resume a request left executing by a worker that died."""
+        return self.execution.begin_execution(request_id)
+
+    def record_progress(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
+        """Store the results of some targets while the request is still executing."""
+        return self.execution.record_progress(request_id, records)
+
+    def finish_execution(
+        self, request_id: int, records: Sequence[TargetRecord] = ()
+    ) -> RequestView:
+        """Store the last results; executing → succeeded (every target ok) or failed."""
+        return self.execution.finish_execution(request_id, records)
+
+    def begin_revert(self, request_id: int) -> tuple[RequestView, list[str]]:
+        """The targets a timed restriction should now undo."""
+        return self.execution.begin_revert(request_id)
+
+    def finish_revert(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
+        return self.execution.finish_revert(request_id, records)
+
+    def active_restrictions(self, tenant: str | None = None) -> list[RequestView]:
+        """Timed restrictions still in force: their revert job is queued."""
+        return self.execution.active_restrictions(tenant)
+
+    # --- cards -------------------------------------------------------------------------------
+
+    def attach_card(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
+        """Remember where the request's card is and which revision it shows."""
+        self.cards.attach_card(request_id, channel=channel, ref=ref, revision=revision)
+
+    def cards_to_sync(self, limit: int = 50) -> list[RequestView]:
+        """Requests whose card shows an older revision than the request has."""
+        return self.cards.cards_to_sync(limit)
+
+    def mark_card_synced(self, request_id: int, revision: int) -> int:
+        """The card now shows ``revision``; returns the request's revision now."""
+        return self.cards.mark_card_synced(request_id, revision)
+
+    def mark_card_stale(self, request_id: int) -> None:
+        """The card may show an old revision: let the next sync redraw it."""
+        self.cards.mark_card_stale(request_id)
+
+    def results_to_post(self, limit: int = 50) -> list[RequestView]:
+        """Finished requests whose result has not been posted in the card's thread yet."""
+        return self.cards.results_to_post(limit)
+
+    def claim_result_post(self, request_id: int) -> bool:
+        """True for exactly one caller: the one that should post the result."""
+        return self.cards.claim_result_post(request_id)
+
+    def release_result_post(self, request_id: int) -> None:
+        """Posting failed: let a later sync try again."""
+        self.cards.release_result_post(request_id)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, request_id: int) -> RequestView:
+        return self.queries.get(request_id)
+
+    def by_intake(self, intake_id: int) -> RequestView | None:
+        """The request stored from intake row ``intake_id``, if any."""
+        return self.queries.by_intake(intake_id)
+
+    def pending(self, tenant: str | None = None) -> list[RequestView]:
+        return self.queries.pending(tenant)
+
+    def open_requests(self, requester: str, limit: int = 20) -> list[RequestView]:
+        """A requester's requests that are not finished yet, newest first."""
+        return self.queries.open_requests(requester, limit)
+
+    def history(
+        self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
+    ) -> list[AuditEvent]:
+        """Audit events, newest first."""
+        return self.queries.history(tenant=tenant, target=target, limit=limit)
+
+    def count_events(self, *, actor: str, event: str, since: datetime) -> int:
+        """How many ``event`` rows ``actor`` caused since ``since``."""
+        return self.queries.count_events(actor=actor, event=event, since=since)

@@ -1,4 +1,7 @@
-"""What every part of the workflow shares: snapshots, row locks and the state they need."""
+"""What every part of the workflow shares: the context it runs in, snapshots and row locks.
+
+The parts (decisions, execution, card sync, queries) are collaborators of ``Workflow``, each
+built on one ``WorkflowContext``; none calls another, so each can be read on its own."""
 
 from __future__ import annotations
 
@@ -27,8 +30,9 @@ __all__ = [
     "SYSTEM_ACTOR",
     "ApproveOutcome",
     "RequestView",
+    "Part",
     "TargetRecord",
-    "WorkflowBase",
+    "WorkflowContext",
 ]
 
 SYSTEM_ACTOR = "system"
@@ -74,14 +78,34 @@ class TargetRecord:
     error: Mapping[str, object] | None = None  # kind and detail, for the audit trail
 
 
-class WorkflowBase:
-    """State and helpers shared by the workflow's parts (mixed into ``Workflow``)."""
+@dataclass(frozen=True, slots=True)
+class WorkflowContext:
+    """What each part of the workflow works with: the store, who may do what, the clock
+    and the job queue. One is shared by all the parts of a ``Workflow``."""
 
     db: Database
+    policies: Callable[[str], TenantPolicy]
+    membership: Membership
     jobs: JobQueue
-    _policies: Callable[[str], TenantPolicy]
-    _membership: Membership
-    _clock: Callable[[], datetime]
+    clock: Callable[[], datetime]
+
+
+class Part:
+    """One collaborator of the workflow, with the helpers every part needs."""
+
+    def __init__(self, ctx: WorkflowContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def db(self) -> Database:
+        return self.ctx.db
+
+    @property
+    def jobs(self) -> JobQueue:
+        return self.ctx.jobs
+
+    def now(self) -> datetime:
+        return self.ctx.clock()
 
     def _lock(self, s: Session, request_id: int) -> ChangeRequest:
         request = s.exec(

@@ -2,13 +2,14 @@
 
 BotError
 ├── ConfigError         the config file or environment is unusable (names key and line)
+├── StartupError        a long-running command cannot start (its port is taken, …)
 └── CommandError        a person's command cannot be carried out; the message says why
     └── UsageError      the command text does not parse; carries the verb for usage help
 """
 
 from __future__ import annotations
 
-__all__ = ["BotError", "CommandError", "ConfigError", "UsageError"]
+__all__ = ["BotError", "CommandError", "ConfigError", "StartupError", "UsageError"]
 
 
 class BotError(Exception):
@@ -17,6 +18,10 @@ class BotError(Exception):
 
 class ConfigError(BotError):
     """The configuration or environment cannot be used; the message names the key."""
+
+
+class StartupError(BotError):
+    """A long-running command cannot start (exit 2); the message says what to change."""
 
 
 class CommandError(BotError):

@@ -25,9 +25,10 @@ from approvals.jobs import JobQueue
 from approvals.leases import holder_name
 from bot.commands.access import AccessPolicy
 from bot.commands.service import CommandService
-from bot.config.schema import AppConfig
+from bot.config.schema import AppConfig, TenantConfig
 from bot.config.settings import Settings
 from bot.ops.observed import WorkerStatus
+from bot.ops.scrubbed import ScrubbedProvider
 from bot.running.executor import Executor
 from bot.slack.after_ack import run as run_task
 from bot.slack.cards import Cards
@@ -38,7 +39,8 @@ from bot.slack.inbox import Inbox
 from bot.slack.membership import SlackMembership
 from bot.slack.notify import ApproverNotifier
 from bot.slack.task import Task
-from bot.tenants import TenantRegistry
+from bot.tenants import TenantRegistry, tenant_secrets
+from providers import Provider
 
 __all__ = ["Runtime", "build_runtime"]
 
@@ -101,6 +103,10 @@ class Runtime:
         self.db.dispose()
 
 
+def _scrubbed(provider: Provider, tenant: TenantConfig) -> Provider:
+    return ScrubbedProvider(provider, tenant_secrets(tenant))
+
+
 def _web_client(settings: Settings) -> WebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return KeepAliveWebClient(
@@ -116,7 +122,7 @@ def _web_client(settings: Settings) -> WebClient:
 
 
 def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtime:
-    tenants = TenantRegistry(config)
+    tenants = TenantRegistry(config, wrap=_scrubbed)  # no secret in a message built from a reply
     client = _web_client(settings)
     membership = SlackMembership(client)
     lease = timedelta(seconds=settings.job_lease_s)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from approvals import TenantPolicy
 from bot.config.schema import AppConfig, ExchangeTenant, TenantConfig, WhmTenant
 from bot.errors import CommandError
 from providers import Provider
 
-__all__ = ["TenantRegistry", "build_provider"]
+__all__ = ["ProviderWrapper", "TenantRegistry", "build_provider", "tenant_secrets"]
+
+# what the wiring puts around each provider it builds (the runtime: a secret scrubber)
+ProviderWrapper = Callable[[Provider, TenantConfig], Provider]
 
 
 def build_provider(tenant: TenantConfig) -> Provider:
@@ -51,11 +55,20 @@ def build_provider(tenant: TenantConfig) -> Provider:
     )
 
 
+def tenant_secrets(tenant: TenantConfig) -> list[str]:
+    """The secret a tenant's provider holds (its WHM token or WinRM password)."""
+    if isinstance(tenant, WhmTenant):
+        return [tenant.token.get_secret_value()]
+    assert isinstance(tenant, ExchangeTenant)
+    return [tenant.winrm.password.get_secret_value()]
+
+
 class TenantRegistry:
     """Looks tenants up by name and keeps one provider per tenant."""
 
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, wrap: ProviderWrapper | None = None) -> None:
         self.config = config
+        self._wrap = wrap
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
 
@@ -77,7 +90,8 @@ class TenantRegistry:
         tenant = self.get(name)
         with self._lock:
             if name not in self._providers:
-                self._providers[name] = build_provider(tenant)
+                provider = build_provider(tenant)
+                self._providers[name] = self._wrap(provider, tenant) if self._wrap else provider
             return self._providers[name]
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ EXIT_STATUS = """\
 exit status:
   0  done
   1  failed: an unexpected error (database unreachable, …), or `card` could not post
-  2  usage, config or environment problem
+  2  usage, config or environment problem, or a start-up problem (the port is in use)
   3  refused: not allowed by the tenant's policy (e.g. cli_can_approve is false), your own
      request, not pending any more, unknown request or tenant, or the targets failed the check;
      nothing was changed

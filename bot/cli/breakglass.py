@@ -25,6 +25,7 @@ from approvals.policy import CLI_ACTOR_PREFIX
 from bot.cli.args import EXIT_FAILED
 from bot.cli.breakglass_slack import BreakGlassClient, card_notes, slack_reason
 from bot.commands import grammar
+from bot.config.durations import parse_duration
 from bot.errors import CommandError, ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ def _parse_change(args: argparse.Namespace) -> grammar.Change:
     text = " ".join((args.verb, args.tenant, *args.targets))
     if args.duration is not None:
         if not args.duration or any(ch.isspace() for ch in args.duration):
+            try:  # the same words as every other duration error, hint included
+                parse_duration(args.duration)
+            except ValueError as exc:
+                raise UsageError(str(exc), verb=args.verb) from None
             raise UsageError(f"“{args.duration}” is not a duration.", verb=args.verb)
         text += " --for " + args.duration
     if args.reason is not None:

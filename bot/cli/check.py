@@ -42,7 +42,7 @@ from bot.config.schema import AppConfig, TenantConfig, WhmTenant, load_config
 from bot.config.settings import Settings
 from bot.errors import ConfigError
 from bot.ops.logs import quiet
-from bot.ops.redaction import install_redaction
+from bot.ops.redaction import Scrubber, install_redaction
 
 __all__ = [
     "EXIT_STATUS",
@@ -218,10 +218,7 @@ def render(results: Sequence[Result], secrets: Sequence[str] = ()) -> str:
         f"{len(results)} checks: {counts[Level.OK]} ok, {counts[Level.WARN]} warning(s), "
         f"{counts[Level.FAIL]} problem(s)"
     )
-    text = "\n".join(lines) + "\n"
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
+    return Scrubber(secrets)("\n".join(lines) + "\n")
 
 
 def _secrets(settings: Settings) -> list[str]:

@@ -7,8 +7,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -22,7 +23,8 @@ from bot.config.schema import AppConfig, load_config
 from bot.config.settings import Settings
 from bot.errors import BotError, CommandError, ConfigError, UsageError
 from bot.ops.logs import configure_logging, quiet
-from bot.ops.redaction import install_redaction
+from bot.ops.redaction import Scrubber, install_redaction
+from bot.running.listen import bind_listener
 
 if TYPE_CHECKING:
     from bot.running.serving import WorkerMode
@@ -36,14 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smtp-bot",
         description="Slack chat-ops for outbound SMTP, under approval. When Slack is down, the "
-        "break-glass commands (request, approve, deny, cancel, list) use the same workflow, "
-        "policies and audit trail; `smtp-bot COMMAND --help` explains each.",
+        "break-glass commands (request, approve, deny, cancel, list, card) use the same "
+        "workflow, policies and audit trail; `smtp-bot COMMAND --help` explains each.",
         epilog=cli_args.EXIT_STATUS,
         formatter_class=cli_args.HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the Slack app in HTTP mode")
-    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: the reverse proxy in front is local, "
+        "and /metrics and /healthz stay internal; 0.0.0.0 in a container)",
+    )
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     _add_worker_options(serve)
     sock = sub.add_parser(
@@ -57,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve /healthz and /metrics on this port",
     )
     sock.add_argument(
-        "--health-host", default="0.0.0.0", help="address for --health-port (default 0.0.0.0)"
+        "--health-host",
+        default="127.0.0.1",
+        help="address for --health-port (default 127.0.0.1)",
     )
     _add_worker_options(sock)
     worker = sub.add_parser(
@@ -77,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.add_parser(sub)
     check.add_parser(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("smtp-bot")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _add_worker_options(parser: argparse.ArgumentParser) -> None:
@@ -103,8 +120,16 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        names = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        names = ", ".join(_env_problem(e) for e in exc.errors(include_input=False))
         raise ConfigError(f"invalid environment: {names}") from None
+
+
+def _env_problem(error: Any) -> str:
+    """The variable, and why for a secret refused by bot.config.secrets (never the value)."""
+    name = str(error["loc"][0])
+    if error.get("type") == "value_error" and "control character" in str(error.get("msg")):
+        return f"{name} (a newline or another control character inside it)"
+    return name
 
 
 def _open_db(settings: Settings) -> Database:
@@ -176,33 +201,41 @@ def _secrets(settings: Settings, config: AppConfig | None) -> list[str]:
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
+    """Every form of each secret masked: raw, escaped, bytes repr, URL-encoded."""
+    return Scrubber(secrets)(text)
 
 
 def _serve(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
     from bot.running.serving import run_http
     from bot.runtime import build_runtime
 
-    db = _open_db(settings)
-    _ensure_schema(db)
-    runtime = build_runtime(settings, config, db)
-    return run_http(runtime, host=args.host, port=args.port, worker=_worker_mode(args))
+    listener = bind_listener(args.host, args.port)  # a taken port is said before side effects
+    try:
+        db = _open_db(settings)
+        _ensure_schema(db)
+        runtime = build_runtime(settings, config, db)
+    except BaseException:
+        listener.close()
+        raise
+    return run_http(runtime, listener=listener, worker=_worker_mode(args))
 
 
 def _socket(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
     from bot.running.socket_mode import run_socket
     from bot.runtime import build_runtime
 
-    db = _open_db(settings)
-    _ensure_schema(db)
-    return run_socket(
-        build_runtime(settings, config, db),
-        health_host=args.health_host,
-        health_port=args.health_port,
-        worker=_worker_mode(args),
-    )
+    health = None
+    if args.health_port is not None:
+        health = bind_listener(args.health_host, args.health_port)
+    try:
+        db = _open_db(settings)
+        _ensure_schema(db)
+        runtime = build_runtime(settings, config, db)
+    except BaseException:
+        if health is not None:
+            health.close()
+        raise
+    return run_socket(runtime, health=health, worker=_worker_mode(args))
 
 
 def _worker(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
@@ -239,10 +272,20 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `smtp-bot audit export | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     level = logging.INFO if args.command in ("serve", "db", "worker", "socket") else logging.WARNING
     configure_logging(level=level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # `db current` prints its answer only
     secrets: list[str] = []
     try:
         if args.command == "check":  # reports config and environment problems itself
@@ -273,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotError as exc:
         print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # not a failure: main() ends quietly
     except Exception as exc:  # the database or another library failed: one clear line
         log.debug("fatal", exc_info=True)
         first = (str(exc).strip().splitlines() or [""])[0]

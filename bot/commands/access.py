@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from approvals import Workflow
+from approvals.limits import ReadLimit, RequestLimit, admit_read
 from approvals.models import utcnow
 from bot.config.schema import AppConfig
 from bot.errors import CommandError
@@ -30,7 +31,8 @@ class Origin:
 
 
 class AccessPolicy:
-    """Team allowlist, per-tenant channel allowlists and a per-user change-request limit."""
+    """Team allowlist, per-tenant channel allowlists and per-user limits on change requests
+    and on live-state reads."""
 
     def __init__(self, config: AppConfig, workflow: Workflow) -> None:
         self.config = config
@@ -46,6 +48,14 @@ class AccessPolicy:
         if config is None or config.channels is None:
             return True
         return channel in config.channels
+
+    def may_list(self, tenant: str, origin: Origin) -> bool:
+        """Whether a tenant's requests may be shown to ``origin``: from an allowed workspace,
+        in a channel where that tenant's commands are accepted."""
+        allowed = self.config.slack.allowed_team_ids
+        if allowed is not None and origin.team not in allowed:
+            return False
+        return self.channel_allowed(tenant, origin.channel)
 
     def check_channel(self, tenant: str, origin: Origin) -> None:
         if not self.channel_allowed(tenant, origin.channel):
@@ -63,6 +73,34 @@ class AccessPolicy:
                 f"the limit is {limits.change_requests_per_user}. Try again later, or ask "
                 "another on-call engineer."
             )
+
+    @property
+    def request_limit(self) -> RequestLimit:
+        """The per-user limit ``Workflow.submit`` enforces in the transaction that stores
+        (``check_rate`` is only the early answer that spares a back-end check)."""
+        limits = self.config.limits
+        return RequestLimit(
+            limits.change_requests_per_user, limits.window, limits.change_requests_window
+        )
+
+    def check_read_size(self, targets: int) -> None:
+        """Refuse a status read of more targets than ``limits.status_targets_max``."""
+        most = self.config.limits.status_targets_max
+        if targets > most:
+            raise AccessDenied(
+                f"Nothing was read: a status read takes at most {most} targets, not {targets}. "
+                "Split it into smaller reads."
+            )
+
+    def admit_read(self, origin: Origin, *, tenant: str, targets: int) -> None:
+        """Count one live-state read against the reader's limit, in the database so that
+        every replica counts the same; raises AccessDenied or ReadLimitReached (recorded)."""
+        self.check_read_size(targets)
+        limits = self.config.limits
+        limit = ReadLimit(
+            limits.status_reads_per_user, limits.reads_window, limits.status_reads_window
+        )
+        admit_read(self.workflow.db, limit, reader=origin.user, tenant=tenant, targets=targets)
 
     def refuse(self, origin: Origin, *, tenant: str | None, problem: str) -> None:
         """Record the refusal in the audit trail."""

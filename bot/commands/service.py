@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from approvals import RequestView, Workflow
+from approvals.limits import RequestLimit
 from bot.commands.grammar import Change, Status
 from bot.errors import CommandError
 from bot.tenants import TenantRegistry
@@ -71,10 +72,16 @@ class CommandService:
         return provider
 
     def submit(
-        self, command: Change, *, requester: str, intake_id: int | None = None
+        self,
+        command: Change,
+        *,
+        requester: str,
+        intake_id: int | None = None,
+        limit: RequestLimit | None = None,
     ) -> RequestView:
         """Validate a change against config and back end, then store it as a request
-        (``intake_id``: the stored command it comes from, so it is stored once)."""
+        (``intake_id``: the stored command it comes from, so it is stored once; ``limit``:
+        the requester's limit, counted atomically with the insert)."""
         provider = self.precheck(command)
         problems = [r for r in _live_check(provider, command.targets) if not r.ok]
         if problems:
@@ -92,6 +99,7 @@ class CommandService:
             revert_verb=command.revert_verb.value if command.revert_verb else None,
             revert_after=command.duration,
             intake_id=intake_id,
+            limit=limit,
         )
 
     def status(self, command: Status) -> StatusReport:

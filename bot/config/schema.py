@@ -22,6 +22,7 @@ from pydantic import (
 
 from approvals.policy import TenantPolicy
 from bot.config.durations import parse_duration
+from bot.config.secrets import clean_secret
 from bot.config.yaml_file import load_yaml
 from bot.errors import ConfigError
 
@@ -85,6 +86,11 @@ class WhmTenant(_TenantBase):
     token: SecretStr
     verify_tls: bool | str = True
 
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(clean_secret("the token", value.get_secret_value()))
+
 
 class WinRMConfig(_Strict):
     url: Annotated[str, Field(pattern=r"^https?://")]
@@ -92,6 +98,11 @@ class WinRMConfig(_Strict):
     username: str
     password: SecretStr
     verify_tls: bool | str = True
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(clean_secret("the password", value.get_secret_value()))
 
 
 class ExchangeTenant(_TenantBase):
@@ -112,8 +123,11 @@ class SlackConfig(_Strict):
 class LimitsConfig(_Strict):
     change_requests_per_user: int = Field(default=20, ge=1, le=10_000)
     change_requests_window: str = "10m"
+    status_reads_per_user: int = Field(default=10, ge=1, le=10_000)
+    status_reads_window: str = "1m"
+    status_targets_max: int = Field(default=100, ge=1, le=1000)
 
-    @field_validator("change_requests_window")
+    @field_validator("change_requests_window", "status_reads_window")
     @classmethod
     def _window(cls, value: str) -> str:
         parse_duration(value)
@@ -122,6 +136,10 @@ class LimitsConfig(_Strict):
     @property
     def window(self) -> timedelta:
         return parse_duration(self.change_requests_window)
+
+    @property
+    def reads_window(self) -> timedelta:
+        return parse_duration(self.status_reads_window)
 
 
 class AppConfig(_Strict):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config.secrets import clean_secret
 
 __all__ = ["DEFAULT_SLACK_API_URL", "Settings"]
 
@@ -33,6 +35,16 @@ class Settings(BaseSettings):
     housekeeping_interval_s: float = Field(
         default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"
     )
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
+    @classmethod
+    def _clean(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """Strip a secret made from a file; refuse an inner newline (bot.config.secrets)."""
+        if value is None:
+            return None
+        alias = cls.model_fields[str(info.field_name)].alias or str(info.field_name)
+        clean = clean_secret(alias, value.get_secret_value())
+        return SecretStr(clean) if clean else None
 
     @property
     def slack_base_url(self) -> str:

@@ -14,6 +14,7 @@ import gc
 import logging
 import shutil
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,18 +140,22 @@ def shut_down(rt: Runtime, beside: Beside) -> None:
         shutil.rmtree(beside.metrics_dir, ignore_errors=True)
 
 
-def run_http(rt: Runtime, *, host: str, port: int, worker: WorkerMode = "thread") -> int:
-    """Serve Slack over HTTP until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
+def run_http(rt: Runtime, *, listener: socket.socket, worker: WorkerMode = "thread") -> int:
+    """Serve Slack over HTTP on ``listener`` (bound by the caller before anything else
+    started: see bot.running.listen) until SIGINT/SIGTERM (uvicorn handles both gracefully)."""
     import uvicorn
 
+    host, port = listener.getsockname()[:2]
     beside = start_beside(rt, worker)
     try:
         app = build_asgi_app(rt, build_slack_app(rt), metrics=attach_metrics(rt))
         log.info("listening on %s:%s with %d tenant(s)", host, port, len(rt.tenants.names))
         _freeze_startup_objects()
         _keep_signals_after_uvicorn()
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
+        listener.close()
         shut_down(rt, beside)
     return 0
 
@@ -158,20 +163,24 @@ def run_http(rt: Runtime, *, host: str, port: int, worker: WorkerMode = "thread"
 class ThreadedServer:
     """uvicorn on a daemon thread (for /healthz and /metrics beside Socket Mode)."""
 
-    def __init__(self, app: Starlette, *, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, *, listener: socket.socket) -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)  # off the main thread it leaves signals alone
-        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self.listener = listener
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [listener]}, name="http", daemon=True
+        )
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.listener.close()
 
 
-def serve_in_thread(app: Starlette, *, host: str, port: int) -> ThreadedServer:
-    server = ThreadedServer(app, host=host, port=port)
+def serve_in_thread(app: Starlette, *, listener: socket.socket) -> ThreadedServer:
+    server = ThreadedServer(app, listener=listener)
     server.thread.start()
     return server
 

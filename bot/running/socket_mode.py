@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 
 from slack_bolt import App
@@ -74,14 +75,13 @@ def _stop_on_signals() -> threading.Event:
 def run_socket(
     rt: Runtime,
     *,
-    health_host: str = "0.0.0.0",
-    health_port: int | None = None,
+    health: socket.socket | None = None,
     stop: threading.Event | None = None,
     worker: WorkerMode = "thread",
 ) -> int:
-    """Run until SIGINT/SIGTERM (or ``stop`` is set). ``health_port`` also serves /healthz and
-    /metrics over HTTP. Returns 1 if a worker thread dies; ConfigError if Slack refuses the
-    app token."""
+    """Run until SIGINT/SIGTERM (or ``stop`` is set). ``health``, a bound listener (see
+    bot.running.listen), also serves /healthz and /metrics over HTTP. Returns 1 if a worker
+    thread dies; ConfigError if Slack refuses the app token."""
     app = build_socket_app(rt)
     handler = _handler(rt, app)
     stop = stop if stop is not None else _stop_on_signals()
@@ -89,9 +89,9 @@ def run_socket(
     metrics = attach_metrics(rt)
     http: ThreadedServer | None = None
     try:
-        if health_port is not None:
+        if health is not None:
             asgi = build_asgi_app(rt, None, metrics=metrics)
-            http = serve_in_thread(asgi, host=health_host, port=health_port)
+            http = serve_in_thread(asgi, listener=health)
         try:
             handler.connect()
         except SlackApiError as exc:

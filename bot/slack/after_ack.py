@@ -130,7 +130,9 @@ _STEPS: dict[str, Callable[[SlackContext, Task], None]] = {
     CANCEL: lambda rt, task: presses.cancel_press(rt, _press(task.args)),
     DENY_DIALOG: lambda rt, task: presses.open_deny_dialog(rt, _press(task.args)),
     DENIED: _denied,
-    HOME: lambda rt, task: rt.home.publish(str(task.args["user"])),
+    HOME: lambda rt, task: rt.home.publish(
+        str(task.args["user"]), allowed=task.args.get("allowed", True) is not False
+    ),
     REFUSE_ACCESS: _refuse_access,
     REFUSE_INPUT: _refuse_input,
 }

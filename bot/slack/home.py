@@ -12,7 +12,7 @@ from approvals import RequestView, Workflow
 from bot.slack.reports import age
 from bot.slack.views import CANCEL_ACTION, decision_buttons, escape, mention, summary_line, when
 
-__all__ = ["HomeTab", "home_view"]
+__all__ = ["UNAVAILABLE_VIEW", "HomeTab", "home_view"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,18 @@ def _section(text: str) -> dict[str, Any]:
 
 def _header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+# what a user of a workspace outside slack.allowed_team_ids sees: nothing of any tenant
+UNAVAILABLE_VIEW: dict[str, Any] = {
+    "type": "home",
+    "blocks": [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "smtp-bot is not available in this workspace."},
+        }
+    ],
+}
 
 
 def home_view(
@@ -104,8 +116,11 @@ class HomeTab:
             notice=notice,
         )
 
-    def publish(self, user: str, notice: str | None = None) -> None:
+    def publish(self, user: str, notice: str | None = None, *, allowed: bool = True) -> None:
+        """Publish the user's tab (``allowed`` False: the workspace is not allowed, so the
+        short "not available" view, which replaces anything shown before)."""
+        view = self.view_for(user, notice) if allowed else UNAVAILABLE_VIEW
         try:
-            self.client.views_publish(user_id=user, view=self.view_for(user, notice))
+            self.client.views_publish(user_id=user, view=view)
         except (SlackApiError, OSError) as exc:
             log.warning("could not publish App Home for %s: %s", user, type(exc).__name__)

@@ -114,9 +114,25 @@ def register(app: App, rt: SlackContext) -> None:
         _deny_submitted(rt, ack, body, view)
 
     @app.event("app_home_opened")
-    def on_home(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home":
-            _store(rt, Task.home(event["user"]))  # best-effort: Slack wants no answer
+    def on_home(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        task = Task.home(event["user"])
+        if not _home_allowed(rt, event, body):  # no tenant's requests or activity shown
+            task = Task(task.kind, {**task.args, "allowed": False})
+        _store(rt, task)  # best-effort: Slack wants no answer
+
+
+def _home_allowed(rt: SlackContext, event: dict[str, Any], body: dict[str, Any]) -> bool:
+    """The App Home's workspace (the event's, and the view's if Slack sends one) is in
+    slack.allowed_team_ids."""
+    teams = {body.get("team_id"), (event.get("view") or {}).get("team_id")} - {None}
+    try:
+        for team in teams or {None}:
+            rt.access.check_team(Origin(str(event.get("user", "")), team, None))
+    except AccessDenied:
+        return False
+    return True
 
 
 def _button_listener(rt: SlackContext, kind: str, *, here: bool = False) -> Callable[..., None]:
@@ -171,6 +187,8 @@ def _parse_or_refuse(
             rt.access.check_channel(tenant, origin)
         if isinstance(parsed, grammar.Change | grammar.Status):
             rt.service.precheck(parsed)
+        if isinstance(parsed, grammar.Status):
+            rt.access.check_read_size(len(parsed.targets))  # refused in the ack: nothing read
     except AccessDenied as exc:
         tenant = getattr(parsed, "tenant", None)
         problem = str(exc)

@@ -29,7 +29,7 @@ class ApproverNotifier:
         req = view.request
         if not req.card_channel or not req.card_ref:
             return 0
-        link = self._permalink(req.card_channel, req.card_ref)
+        link = self.permalink(req.card_channel, req.card_ref)
         text = f"A request waits for your approval: {summary_line(view)}\n{link}"
         users = sorted(self.membership.expand(approvers) - {req.requester})
         sent = 0
@@ -42,7 +42,8 @@ class ApproverNotifier:
                 log.warning("could not notify approver %s: %s", user, type(exc).__name__)
         return sent
 
-    def _permalink(self, channel: str, ts: str) -> str:
+    def permalink(self, channel: str, ts: str) -> str:
+        """A link to the message ``ts`` in ``channel`` (or where it is, if Slack says no)."""
         try:
             return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
         except (SlackApiError, OSError):

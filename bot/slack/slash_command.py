@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from approvals import RequestView, WorkflowError
+from approvals.errors import DuplicateRequest
 from bot.commands import grammar
 from bot.commands.access import AccessDenied, Origin
 from bot.commands.messages import help_text
@@ -38,12 +39,14 @@ def run(
         tenants, verbs = _visible(rt, origin)
         respond(response_type="ephemeral", text=help_text(tenants, parsed.verb, verbs))
     elif isinstance(parsed, grammar.Status):
-        _status(rt, parsed, respond)
+        _status(
+            rt, parsed, respond, Origin(actor, command.get("team_id"), command.get("channel_id"))
+        )
     elif isinstance(parsed, grammar.Change):
         _change(rt, parsed, command, respond, intake_id)
     elif isinstance(parsed, grammar.ListRequests):
-        views = rt.workflow.pending(parsed.tenant)
-        active = rt.workflow.active_restrictions(parsed.tenant)
+        origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+        views, active = _listed(rt, parsed.tenant, origin)
         respond(response_type="ephemeral", text=pending_text(views, parsed.tenant, active))
     elif isinstance(parsed, grammar.History):
         target = parsed.target.key() if parsed.target else None
@@ -56,6 +59,17 @@ def run(
             respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
             return
         respond(response_type="ephemeral", text=f"Request #{parsed.request_id} is cancelled.")
+
+
+def _listed(
+    rt: SlackContext, tenant: str | None, origin: Origin
+) -> tuple[list[RequestView], list[RequestView]]:
+    """Pending requests and timed restrictions of the tenants whose ``channels`` allowlist
+    admits this channel (a named tenant was checked before the ack)."""
+    views = rt.workflow.pending(tenant)
+    active = rt.workflow.active_restrictions(tenant)
+    shown = [v for v in views if rt.access.may_list(v.request.tenant, origin)]
+    return shown, [v for v in active if rt.access.may_list(v.request.tenant, origin)]
 
 
 def _visible(rt: SlackContext, origin: Origin) -> tuple[list[str], set[str]]:
@@ -74,10 +88,12 @@ def _visible(rt: SlackContext, origin: Origin) -> tuple[list[str], set[str]]:
     return tenants, verbs
 
 
-def _status(rt: SlackContext, parsed: grammar.Status, respond: Responder) -> None:
+def _status(rt: SlackContext, parsed: grammar.Status, respond: Responder, origin: Origin) -> None:
     try:
+        rt.service.precheck(parsed)  # a read the config refuses is not counted
+        rt.access.admit_read(origin, tenant=parsed.tenant, targets=len(parsed.targets))
         report = rt.service.status(parsed)
-    except CommandError as exc:
+    except (CommandError, WorkflowError) as exc:
         respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
         return
     lines = [f"*Live state on `{parsed.tenant}`:*"]
@@ -126,13 +142,18 @@ def _submit(
         respond(response_type="ephemeral", text=f":no_entry: {escape(str(exc))}")
         return None
     try:
-        return rt.service.submit(parsed, requester=actor, intake_id=intake_id)
+        return rt.service.submit(
+            parsed, requester=actor, intake_id=intake_id, limit=rt.access.request_limit
+        )
     except (CommandError, WorkflowError) as exc:
         if isinstance(exc, CommandError):  # the workflow records its own refusals
             rt.workflow.refuse_input(
                 actor=actor, tenant=parsed.tenant, verb=parsed.verb.value, problem=str(exc)
             )
-        respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
+        text = f":warning: {escape(str(exc))}"
+        if isinstance(exc, DuplicateRequest) and exc.card_channel and exc.card_ref:
+            text += "\n" + rt.notifier.permalink(exc.card_channel, exc.card_ref)
+        respond(response_type="ephemeral", text=text)
         return None
 
 

@@ -15,6 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from approvals import Database, Workflow
+from approvals.duplicates import check_duplicates
+from approvals.models import utcnow
 from tests.approvals.test_workflow import make, submit
 
 
@@ -24,8 +26,8 @@ def busy(tmp_path: Path) -> Iterator[Workflow]:
     db = Database(f"sqlite:///{tmp_path / 'plans.db'}")
     db.upgrade()
     wf = make(db)
-    for _ in range(300):
-        submit(wf)
+    for n in range(300):
+        submit(wf, targets=[f"a{n}@x.test"])  # distinct: pending ones may not overlap
     with db.engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -87,3 +89,13 @@ def test_the_indexed_queries_still_find_their_rows(busy: Workflow) -> None:
     since = busy._clock() - timedelta(minutes=10)
     assert busy.count_events(actor="UREQ", event="requested", since=since) == 300
     assert busy.count_events(actor="UOTHER", event="requested", since=since) == 0
+
+
+def test_the_duplicate_check_finds_pending_targets_by_index(busy: Workflow) -> None:
+    def check() -> None:
+        with busy.db.transaction() as s:
+            check_duplicates(s, tenant="acme", verb="disable", targets=["new@x.test"], now=utcnow())
+
+    plan = plan_of(busy, check)
+    assert "SEARCH request_target USING INDEX ix_request_target_target (target=?)" in plan
+    assert "SCAN" not in plan

@@ -38,11 +38,18 @@ def make(db: Database, policy: TenantPolicy = POLICY, clock: Clock | None = None
     return Workflow(db, lambda _tenant: policy, clock=clock or Clock())
 
 
-def submit(wf: Workflow, *, tenant_wide: bool = False, requester: str = "UREQ") -> int:
+def submit(
+    wf: Workflow,
+    *,
+    tenant_wide: bool = False,
+    requester: str = "UREQ",
+    targets: list[str] | None = None,
+) -> int:
+    """Targets must differ between requests pending at once (the duplicate rule)."""
     view = wf.submit(
         tenant="acme",
         verb="disable",
-        targets=["*"] if tenant_wide else ["a@x.test", "b@x.test"],
+        targets=["*"] if tenant_wide else targets or ["a@x.test", "b@x.test"],
         reason="spam",
         requester=requester,
         tenant_wide=tenant_wide,
@@ -145,7 +152,7 @@ def test_expiry_on_access_and_by_sweep(db: Database) -> None:
     clock = Clock()
     wf = make(db, clock=clock)
     late = submit(wf)
-    swept = submit(wf)
+    swept = submit(wf, targets=["c@x.test"])
     clock.now += timedelta(hours=1, seconds=1)
     with pytest.raises(InvalidTransition) as err:
         wf.approve(late, actor="UAPP1")

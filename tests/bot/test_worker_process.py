@@ -34,6 +34,7 @@ def world(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeSlack, FakeWhm]]
         "tenants:\n  acme:\n    provider: whm\n"
         f"    url: {whm.url}\n    username: root\n    token: {WHM_TOKEN}\n"
         "    verify_tls: false\n    approvers: [U0APP]\n"
+        "limits:\n  status_reads_per_user: 1000\n"  # these tests send many reads as one user
     )
     db_url = f"sqlite:///{tmp_path / 'child.db'}"
     db = Database(db_url)

@@ -51,3 +51,22 @@ def test_full_scenario_leaks_no_secret(bot: Bot) -> None:
         for secret in (BOT_TOKEN, SIGNING_SECRET, WHM_TOKEN, WINRM_PASSWORD):
             assert secret not in text, f"a secret leaked into the {where}"
     assert "rejected" in outputs["slack"]  # the auth failure was reported, without the token
+
+
+def test_a_whm_echoing_the_token_reaches_neither_slack_nor_the_database(bot: Bot) -> None:
+    """A misbehaving WHM sends the token where a 0/1 flag belongs: the status answer, the
+    refusal of a change and the audit trail show it masked."""
+    bot.whm.add_account("echo1", "echo-test.test")
+    bot.whm.add_mailbox("box@echo-test.test", suspended_outgoing=WHM_TOKEN)  # type: ignore[arg-type]
+    _, name = bot.sender.command("status acme box@echo-test.test", user=REQUESTER)
+    status = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name))
+    assert "[redacted]" in status.args["text"], status.args["text"]
+    _, name = bot.sender.command("disable acme box@echo-test.test", user=REQUESTER)
+    change = bot.slack.wait_for_call("response_url", lambda c: c.path.endswith("/" + name))
+    assert "[redacted]" in change.args["text"], change.args["text"]
+    slack = json.dumps([c.args for c in bot.slack.calls])
+    database = json.dumps(
+        [bot.query(f"SELECT * FROM {t}") for t in ("change_request", "audit_event")], default=str
+    )
+    assert WHM_TOKEN not in slack and WHM_TOKEN not in database
+    assert WHM_TOKEN not in bot.log()

@@ -1,0 +1,107 @@
+"""The later change wins: a request never undoes what a later request for the same tenant
+and target has changed since, whether it is a timed revert or an execution that resumed (or
+started late) after the later one ran."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, func, select
+
+from approvals import audit
+from approvals.jobs import JobQueue
+from approvals.models import ChangeRequest, Job, JobState, RequestTarget, TargetOutcome
+from approvals.workflow_base import REVERT, SYSTEM_ACTOR
+
+__all__ = ["cancel_moot_reverts", "superseded_by", "superseded_many"]
+
+_CHUNK = 500  # targets per IN list (well below every driver's parameter limit)
+
+
+def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None:
+    """The latest later request of the same tenant that changed ``target`` successfully."""
+    return s.exec(
+        select(ChangeRequest.id)
+        .join(RequestTarget, col(ChangeRequest.id) == col(RequestTarget.request_id))
+        .where(
+            ChangeRequest.tenant == request.tenant,
+            col(ChangeRequest.id) > request.id,
+            RequestTarget.target == target,
+            RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
+        )
+        .order_by(col(ChangeRequest.id).desc())
+        .limit(1)
+    ).first()
+
+
+def superseded_many(s: Session, request: ChangeRequest, targets: Sequence[str]) -> dict[str, int]:
+    """``superseded_by`` for many targets at once: target → the latest later request that
+    changed it, for those a later request changed (a few queries, not one per target)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(targets), _CHUNK):
+        chunk = list(targets[start : start + _CHUNK])
+        rows = s.exec(
+            select(RequestTarget.target, func.max(ChangeRequest.id))
+            .join(ChangeRequest, col(ChangeRequest.id) == col(RequestTarget.request_id))
+            .where(
+                ChangeRequest.tenant == request.tenant,
+                col(ChangeRequest.id) > request.id,
+                col(RequestTarget.target).in_(chunk),
+                RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
+            )
+            .group_by(RequestTarget.target)
+        )
+        found.update({target: int(later) for target, later in rows})
+    return found
+
+
+def _changed(s: Session, request_id: int | None) -> list[str]:
+    rows = s.exec(
+        select(RequestTarget.target).where(
+            RequestTarget.request_id == request_id,
+            RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
+        )
+    )
+    return list(rows)
+
+
+def cancel_moot_reverts(
+    s: Session, jobs: JobQueue, request: ChangeRequest, changed: Sequence[str]
+) -> None:
+    """Cancel queued reverts of earlier requests whose every target this one superseded."""
+    if not changed:
+        return
+    # Start from the few queued reverts (a partial index holds only those), not from the
+    # requests: this runs after every execution, however large the tables grow.
+    queued = list(
+        s.exec(
+            select(Job.request_id).where(
+                Job.kind == REVERT,
+                Job.state == JobState.QUEUED.value,
+                col(Job.request_id) < request.id,
+            )
+        )
+    )
+    if not queued:
+        return
+    earlier = s.exec(
+        select(ChangeRequest)
+        .join(RequestTarget, col(RequestTarget.request_id) == col(ChangeRequest.id))
+        .where(
+            col(ChangeRequest.id).in_(queued),
+            ChangeRequest.tenant == request.tenant,
+            col(RequestTarget.target).in_(list(changed)),
+        )
+        .distinct()
+    ).all()
+    for old in earlier:
+        pending = [t for t in _changed(s, old.id) if superseded_by(s, old, t) is None]
+        if not pending and jobs.cancel(s, kind=REVERT, request_id=old.id):
+            audit.record(
+                s,
+                "revert_cancelled",
+                actor=SYSTEM_ACTOR,
+                tenant=old.tenant,
+                request_id=old.id,
+                detail={"superseded_by": request.id},
+            )
