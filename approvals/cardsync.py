@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from approvals.delivery import due_for_delivery
 from approvals.errors import RequestNotFound
 from approvals.models import ChangeRequest, Job, JobState
 from approvals.workflow_base import EXECUTED, Part, RequestView
@@ -52,6 +53,7 @@ class CardSync(Part):
                     col(ChangeRequest.card_ref).is_not(None),
                     col(ChangeRequest.card_revision) < col(ChangeRequest.revision),
                     self._unleased(),
+                    due_for_delivery(self.now()),  # not given up, not backing off
                 )
                 .order_by(col(ChangeRequest.id))
                 .limit(limit)
@@ -95,6 +97,7 @@ class CardSync(Part):
                     col(ChangeRequest.status).in_(EXECUTED),
                     sa.not_(col(ChangeRequest.result_posted)),  # as ix_..._result_unposted says
                     self._unleased(),
+                    due_for_delivery(self.now()),
                 )
                 .order_by(col(ChangeRequest.id))
                 .limit(limit)

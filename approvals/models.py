@@ -117,6 +117,19 @@ class ChangeRequest(SQLModel, table=True):
             postgresql_where=sa.text("NOT result_posted"),
             sqlite_where=sa.text("result_posted = 0"),
         ),
+        # cards whose post may have been interrupted: housekeeping looks for these each tick
+        sa.Index(
+            "ix_change_request_card_post_pending",
+            "card_post_started_at",
+            postgresql_where=sa.text("card_post_started_at IS NOT NULL AND card_ref IS NULL"),
+            sqlite_where=sa.text("card_post_started_at IS NOT NULL AND card_ref IS NULL"),
+        ),
+        sa.Index(
+            "ix_change_request_delivery_failed",
+            "id",
+            postgresql_where=sa.text("delivery_failed_at IS NOT NULL"),
+            sqlite_where=sa.text("delivery_failed_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -140,6 +153,14 @@ class ChangeRequest(SQLModel, table=True):
     revision: int = 0
     card_revision: int = 0
     result_posted: bool = False
+    # Delivering the card: a post started and not yet stored (a crash in between leaves it
+    # set, and recovery finds the card or posts a fresh one); consecutive failed deliveries,
+    # when the next may be tried, the last error, and when delivery was given up.
+    card_post_started_at: datetime | None = Field(default=None, sa_type=_tz())
+    delivery_attempts: int = 0
+    delivery_retry_at: datetime | None = Field(default=None, sa_type=_tz())
+    delivery_error: str | None = Field(default=None, max_length=200)
+    delivery_failed_at: datetime | None = Field(default=None, sa_type=_tz())
     # Timed restrictions: after success, ``revert_verb`` runs on the targets after this long.
     revert_verb: str | None = Field(default=None, max_length=32)
     revert_after_s: int | None = None

@@ -37,6 +37,7 @@ from bot.cli.check_backends import (
     ok,
     warn,
 )
+from bot.cli.check_cards import check_cards
 from bot.config.approvers import approval_warnings
 from bot.config.schema import AppConfig, TenantConfig, WhmTenant, load_config
 from bot.config.settings import Settings
@@ -193,7 +194,8 @@ def _concurrently(
         thread.join(max(0.0, stop_at - time.monotonic()))
     out: list[list[Result]] = []
     for (name, _job), slot in zip(jobs, slots, strict=True):
-        out.append(slot or [fail(name, f"no answer within {deadline_s:g}s")])
+        # an empty list is an answer: the undelivered-cards check has nothing to say
+        out.append(slot if slot is not None else [fail(name, f"no answer within {deadline_s:g}s")])
     return out
 
 
@@ -204,6 +206,7 @@ def run_checks(settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> l
     jobs: list[tuple[str, Callable[[], list[Result]]]] = [
         ("database", lambda: [check_database(settings, timeout_s=timeout_s)]),
         ("slack", lambda: check_slack(settings, config, timeout_s=timeout_s)),
+        ("undelivered cards", lambda: check_cards(settings, timeout_s=timeout_s)),
     ]
     for name, tenant in sorted((config.tenants if config else {}).items()):
         job = partial(_one, check_tenant, name, tenant, timeout_s=timeout_s)

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,13 +28,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from sqlmodel import col, func, select
 
 from approvals.models import Approval, ChangeRequest, Job, JobState, utcnow
 from bot.ops.observed import Observed
+from bot.ops.slack_metrics import instrument_client
 from providers import Provider, Scope, Target, TargetResult, Verb
 
 __all__ = [
@@ -96,6 +93,12 @@ class Metrics:
             ["method"],
             registry=self.registry,
         )
+        self.card_delivery_failures = Counter(
+            "smtp_bot_card_delivery_failures",
+            "Failed card posts, card updates and result posts, by Slack error code.",
+            ["error"],
+            registry=self.registry,
+        )
         self.exposed = self.registry
         shared = os.environ.get(MULTIPROCESS_ENV)
         if shared and values.ValueClass is not values.MutexValue:
@@ -144,6 +147,11 @@ class DatabaseCollector(Collector):
         oldest = GaugeMetricFamily(
             "smtp_bot_queue_oldest_due_seconds", "How long the longest-waiting due job has waited."
         )
+        undeliverable = GaugeMetricFamily(
+            "smtp_bot_cards_undeliverable",
+            "Requests whose card delivery was given up (see smtp-bot check), by last error.",
+            labels=["error"],
+        )
         cr, job = ChangeRequest, Job
         with self.rt.db.read() as s:
             for tenant, verb, status, n in s.exec(
@@ -163,6 +171,12 @@ class DatabaseCollector(Collector):
                 select(job.kind, job.state, func.count()).group_by(job.kind, job.state)
             ):
                 jobs.add_metric([kind, state], n)
+            for error, n in s.exec(
+                select(cr.delivery_error, func.count())
+                .where(col(cr.delivery_failed_at).is_not(None))
+                .group_by(cr.delivery_error)
+            ):
+                undeliverable.add_metric([error or ""], n)
             n_due, first = s.exec(
                 select(func.count(), func.min(job.run_at)).where(
                     col(job.state) == JobState.QUEUED.value, col(job.run_at) <= now
@@ -171,7 +185,7 @@ class DatabaseCollector(Collector):
         depth.add_metric([], n_due)
         waited = (now - _aware(first)).total_seconds() if first is not None else 0.0
         oldest.add_metric([], max(waited, 0.0))
-        yield from (requests, approvals, jobs, depth, oldest)
+        yield from (requests, approvals, jobs, depth, oldest, undeliverable)
 
     def _worker(self) -> Iterator[Metric]:
         worker = self.rt.worker
@@ -239,59 +253,6 @@ class InstrumentedProvider:
         return results
 
 
-class _RateLimitCounter(RetryHandler):
-    """Sees every HTTP answer before the real retry handlers; counts 429s, never retries."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        super().__init__(max_retry_count=1_000_000)
-        self._metrics = metrics
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is not None and response.status_code == 429:
-            method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-            self._metrics.slack_rate_limited.labels(method).inc()
-        return False
-
-
-def instrument_client(client: WebClient, metrics: Metrics) -> None:
-    """Count calls and errors of every Web API method (all go through ``api_call``)."""
-    if getattr(client.api_call, "_smtp_bot_instrumented", False):
-        return
-    inner = client.api_call
-
-    def api_call(api_method: str, **kwargs: Any) -> Any:
-        metrics.slack_calls.labels(api_method).inc()
-        try:
-            return inner(api_method, **kwargs)
-        except SlackApiError as exc:
-            status = getattr(exc.response, "status_code", 200)
-            error = "ratelimited" if status == 429 else _slack_error(exc, status)
-            metrics.slack_errors.labels(api_method, error).inc()
-            raise
-        except Exception as exc:
-            metrics.slack_errors.labels(api_method, type(exc).__name__).inc()
-            raise
-
-    api_call._smtp_bot_instrumented = True  # type: ignore[attr-defined]
-    client.api_call = api_call  # type: ignore[method-assign]
-    client.retry_handlers.insert(0, _RateLimitCounter(metrics))
-
-
-def _slack_error(exc: SlackApiError, status: int) -> str:
-    try:
-        error = exc.response.get("error")
-    except Exception:
-        error = None
-    return str(error) if error else f"http_{status}"
-
-
 def attach_metrics(rt: Observed) -> Metrics:
     """A Metrics for ``rt`` that also instruments its Slack client and tenant providers.
 
@@ -300,6 +261,9 @@ def attach_metrics(rt: Observed) -> Metrics:
     """
     metrics = Metrics(rt)
     instrument_client(rt.client, metrics)
+    cards = getattr(rt, "cards", None)  # the break-glass and worker runtimes have cards too
+    if cards is not None:
+        cards.on_failure = lambda error: metrics.card_delivery_failures.labels(error).inc()
     registry_provider = rt.tenants.provider
     wrapped: dict[str, InstrumentedProvider] = {}
     lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
@@ -21,8 +22,25 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def _setup(db: Database, slack: FakeSlack) -> tuple[Workflow, Cards, int]:
-    wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})))
+class Clock:
+    """A clock the test moves: back-off is driven, never slept through."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def _setup(
+    db: Database, slack: FakeSlack, clock: Clock | None = None
+) -> tuple[Workflow, Cards, int]:
+    wf = Workflow(
+        db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})), clock=clock or Clock()
+    )
     cards = Cards(WebClient(token=TOKEN, base_url=slack.api_url), wf)
     view = wf.submit(tenant="acme", verb="disable", targets=["a@x.test"], reason="", requester="U1")
     cards.post(view, "C0OPS")
@@ -50,7 +68,8 @@ def test_a_redraw_from_a_stale_view_is_followed_by_the_latest(
 def test_a_failed_redraw_over_a_stale_drawing_leaves_the_card_to_the_housekeeper(
     db: Database, slack: FakeSlack
 ) -> None:
-    wf, cards, request_id = _setup(db, slack)
+    clock = Clock()
+    wf, cards, request_id = _setup(db, slack, clock)
     pending = wf.get(request_id)
     wf.approve(request_id, actor="UAPP")
     assert cards.update(wf.get(request_id))
@@ -63,6 +82,8 @@ def test_a_failed_redraw_over_a_stale_drawing_leaves_the_card_to_the_housekeeper
     wf.mark_card_synced = then_slack_fails  # type: ignore[method-assign]
     assert not cards.update(pending)
     wf.mark_card_synced = mark  # type: ignore[method-assign]
+    assert wf.cards_to_sync() == []  # a 5xx: backing off (1 s, doubling) before the next try
+    clock.advance(seconds=10)
     assert [v.id for v in wf.cards_to_sync()] == [request_id]
     assert cards.sync() == 1
     assert "Approved, starting" in _last_card(slack)

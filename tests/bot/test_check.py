@@ -252,6 +252,31 @@ def test_database_behind_head_fails(world: World) -> None:
     assert expected in run.line("database")
 
 
+def test_undelivered_cards_are_listed_with_request_channel_and_error(world: World) -> None:
+    from approvals import TenantPolicy, Workflow
+    from approvals.delivery import MAX_ATTEMPTS, CardDelivery
+
+    db = Database(f"sqlite:///{world.tmp / 'smtp-bot.db'}")
+    wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"U0APPROVER"})))
+    delivered = wf.submit(tenant="acme", verb="disable", targets=["a@x"], reason="", requester="U1")
+    lost = wf.submit(tenant="acme", verb="enable", targets=["b@x"], reason="", requester="U1")
+    delivery = CardDelivery(db)
+    delivery.begin_post(lost.id, "C0GONE")
+    delivery.posted(lost.id, channel="C0GONE", ref="1.0", revision=0)
+    for _ in range(MAX_ATTEMPTS):
+        delivery.failed(lost.id, "channel_not_found", permanent=True)
+    db.dispose()
+
+    run = world.check()
+
+    assert run.code == 0, run.out  # a warning: the bot works, one card does not
+    assert "1 request card(s) could not be delivered" in run.line("undelivered cards")
+    assert run.level(f"card #{lost.id}") == "WARN"
+    line = run.line(f"card #{lost.id}")
+    assert "tenant acme, channel C0GONE: channel_not_found" in line
+    assert f"card #{delivered.id}:" not in run.out
+
+
 def test_missing_sqlite_file_is_a_warning_and_is_not_created(world: World) -> None:
     absent = world.tmp / "absent.db"
     world.monkeypatch.setenv("DATABASE_URL", f"sqlite:///{absent}")

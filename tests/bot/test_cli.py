@@ -396,6 +396,13 @@ def test_slack_down_request_and_approve_still_work_and_sync_catches_up(cli: Cli)
     assert approve_uncarded.code == 0 and "No approval card in Slack" in approve_uncarded.out
     assert cli.whm.mailbox_state("one@acme.test")["suspended_outgoing"] == 1
 
+    # the failed update backs off (1 s for Slack unreachable): let that time pass
+    from approvals.models import ChangeRequest
+
+    past = Database(cli.db_url)
+    with past.transaction() as s:
+        s.execute(sa.update(ChangeRequest).values(delivery_retry_at=None))
+    past.dispose()
     with FakeSlack(token=BOT_TOKEN) as back:  # Slack is back (at the configured URL)
         back.messages.update(cli.slack.messages)
         cli.monkeypatch.setenv("SLACK_API_URL", back.api_url)

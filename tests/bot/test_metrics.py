@@ -195,6 +195,18 @@ def test_slack_api_calls_errors_and_rate_limits(world: World) -> None:
     assert limited == 5  # every 429 answer, retried or not
 
 
+def test_card_delivery_failures_are_counted_and_undeliverable_cards_gauged(world: World) -> None:
+    rt, slack = world.rt, world.slack
+    view = rt.workflow.get(_submit(rt, "disable acme a@x.test"))
+    slack.fail_next("chat.postMessage", error="channel_not_found")
+    with pytest.raises(Exception, match="channel_not_found"):
+        rt.cards.post(view, "C0GONE")  # refused outright: nothing will retry it
+    samples = scrape(world.metrics)
+    failures = "smtp_bot_card_delivery_failures_total"
+    assert value(samples, failures, error="channel_not_found") == 1
+    assert value(samples, "smtp_bot_cards_undeliverable", error="channel_not_found") == 1
+
+
 def test_database_down_reports_zero_instead_of_failing_the_scrape(world: World) -> None:
     world.rt.db = Database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
     samples = scrape(world.metrics)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -46,7 +47,8 @@ def black_hole() -> Iterator[str]:
 
 
 def test_hung_slack_leaves_the_card_stale_then_sync_fixes_it(db: Database, black_hole: str) -> None:
-    wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})))
+    now = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
+    wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})), clock=lambda: now[0])
     with FakeSlack(token=TOKEN) as slack:
         good = Cards(KeepAliveWebClient(token=TOKEN, base_url=slack.api_url), wf)
         view = wf.submit(
@@ -58,6 +60,8 @@ def test_hung_slack_leaves_the_card_stale_then_sync_fixes_it(db: Database, black
         assert hung.update(approved) is False  # gave up after the timeout, no exception
         stale = wf.get(view.id).request
         assert stale.card_revision < stale.revision and stale.status == "approved"
+        assert good.sync() == 0  # a timeout is transient: the next try waits 1 s (doubling)
+        now[0] += timedelta(seconds=10)
         assert good.sync() == 1
         fresh = wf.get(view.id).request
         assert fresh.card_revision == fresh.revision

@@ -42,14 +42,14 @@ def test_card_and_result_survive_a_slack_outage(bot: Bot) -> None:
             for c in f.calls_to("chat.update")
             if c.args.get("ts") == ts and not c.failed
         ),
-        timeout=20,
+        timeout=60,  # failed deliveries back off (1, 2, 4, 8 s …)
     )
     result = bot.slack.wait_for_call(
         "chat.postMessage",
         lambda c: (
             c.args.get("thread_ts") == ts and "o@fault-two.test" in c.args["text"] and not c.failed
         ),
-        timeout=20,
+        timeout=60,  # failed deliveries back off (1, 2, 4, 8 s …)
     )
     assert "suspended" in result.args["text"].lower()
     posted = [
@@ -58,7 +58,7 @@ def test_card_and_result_survive_a_slack_outage(bot: Bot) -> None:
         if c.args.get("thread_ts") == ts and not c.failed
     ]
     assert len(posted) == 1
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     query = (
         f"SELECT card_revision = revision, result_posted FROM change_request WHERE id={request_id}"
     )

@@ -190,6 +190,8 @@ class FakeSlack:
                 message = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks")}
                 if args.get("thread_ts"):
                     message["thread_ts"] = args["thread_ts"]
+                if args.get("metadata"):
+                    message["metadata"] = args["metadata"]
                 self.messages[(channel, ts)] = message
                 return {"ok": True, "channel": channel, "ts": ts, "message": message}
             if method == "chat.update":
@@ -198,6 +200,8 @@ class FakeSlack:
                     return {"ok": False, "error": "message_not_found"}
                 self.messages[key].update(text=args.get("text"), blocks=args.get("blocks"))
                 return {"ok": True, "channel": key[0], "ts": key[1]}
+            if method == "conversations.history":
+                return self._history(args)
             if method == "chat.postEphemeral":
                 return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
             if method == "conversations.open":
@@ -216,6 +220,21 @@ class FakeSlack:
             if method in ("views.open", "views.publish", "views.update", "views.push"):
                 return {"ok": True, "view": {"id": "V" + str(next(self._ts))}}
             return {"ok": False, "error": "unknown_method"}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first. Needs ``channels:history`` in
+        ``scopes``, as Slack does; ``oldest`` is not applied (the fake's ts are not times)."""
+        if "channels:history" not in (self.scopes or "").split(","):
+            return {"ok": False, "error": "missing_scope", "needed": "channels:history"}
+        channel = str(args.get("channel"))
+        found = [
+            dict(m, type="message")
+            for (c, _ts), m in self.messages.items()
+            if c == channel and not m.get("thread_ts")
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        limit = int(args.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
