@@ -3,6 +3,7 @@ deadline must stop renewing its lease (issue 13, item 4)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -10,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 from slack_sdk import WebClient
+from sqlmodel import select
 
 from approvals import Database, TenantPolicy, Workflow
 from approvals.jobs import JobQueue
-from approvals.models import JobState
+from approvals.models import AuditEvent, JobState
 from bot.running.executor import Executor
 from bot.running.worker import Worker
 from bot.slack.cards import Cards
@@ -133,3 +135,37 @@ def test_lease_renewal_stops_once_the_jobs_deadline_has_passed(db: Database) -> 
     assert taken is not None and taken.lease_owner == "w2"
     assert taken.state == JobState.RUNNING.value and taken.attempts == 2
     assert not queue.renew(job.id, "w1")  # w1's late renewals no longer count
+
+
+def test_a_job_past_its_budget_ends_failed_and_says_why(db: Database, slack: FakeSlack) -> None:
+    """End to end: a trickling WHM, a 1.5 s job budget; the request finishes as failed, with
+    the timeout in the target's result and in the thread, instead of staying executing."""
+    from providers.whm import WhmProvider, WhmSettings
+    from tests.fakes.whm import DEFAULT_TOKEN, FakeWhm
+
+    with FakeWhm(token=DEFAULT_TOKEN) as fake:
+        fake.add_account("bob", "x.test")
+        fake.add_mailbox("a@x.test")
+        fake.fail_next("getdomainowner", "trickle", count=10)
+        settings = WhmSettings(url=fake.url, username="root", token=DEFAULT_TOKEN, retries=2)
+        with WhmProvider(settings, backoff_s=0.001) as whm:
+            wf = Workflow(db, lambda _t: POLICY, jobs=JobQueue(db))
+            cards = Cards(WebClient(token=TOKEN, base_url=slack.api_url), wf)
+            executor = Executor(wf, Tenants({"acme": whm}), cards, job_budget_s=1.5)  # type: ignore[dict-item, arg-type]
+            request_id = _approved(wf, "acme", "a@x.test", cards)
+
+            assert executor.run(request_id)
+
+    view = wf.get(request_id)
+    assert view.status.value == "failed"
+    [target] = view.targets
+    assert target.message == (
+        "WHM at 127.0.0.1 did not answer getdomainowner before the request's time ran out"
+    )
+    assert target.outcome == "failed"
+    with db.read() as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.request_id == request_id)).all()
+    [failed] = [e for e in events if e.event == "target_failed"]
+    assert json.loads(failed.detail or "{}")["error"]["kind"] == "timeout"
+    thread = [c.args["text"] for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
+    assert any("did not answer getdomainowner" in text for text in thread)
