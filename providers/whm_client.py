@@ -270,7 +270,7 @@ class WhmClient:
             if deadline.expired():
                 raise self._out_of_time(function) from exc
             raise ProviderTimeout(
-                f"WHM at {self._host} did not answer {function} within {self._timeout_s:g} s",
+                f"WHM at {self._host} did not answer {function} within {self._timeout_s:g}s",
                 detail=type(exc).__name__,
             ) from exc
         except httpx.TransportError as exc:

@@ -34,7 +34,7 @@ def test_whm_trickling_one_byte_at_a_time_is_a_provider_timeout(
 
     assert isinstance(result.error, ProviderTimeout)
     assert result.error.kind == "timeout"
-    assert result.message == "WHM at 127.0.0.1 did not answer accountsummary within 2 s"
+    assert result.message == "WHM at 127.0.0.1 did not answer accountsummary within 2s"
     assert "Traceback" not in result.message and WHM_TOKEN not in result.message
     assert len(fake_whm.calls_to("accountsummary")) == 1
 
