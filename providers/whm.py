@@ -39,7 +39,7 @@ __all__ = ["WhmProvider", "WhmSettings"]
 log = logging.getLogger(__name__)
 
 TWEAK_KEY = "smtpmailgidonly"
-REQUEST_BUDGET_CALLS = 10  # one status/apply request gets this many calls' worth of time
+REQUEST_BUDGET_CALLS = 4  # one status/apply request gets this many calls' worth of time
 
 # verb -> (WHM function, accountsummary field, value expected on read-back)
 _ACCOUNT_CALLS = {

@@ -13,7 +13,7 @@ import pytest
 from providers import deadline
 from providers.errors import ProviderTimeout
 from providers.targets import Target, Verb
-from providers.whm import WhmProvider
+from providers.whm import REQUEST_BUDGET_CALLS, WhmProvider
 from tests.fakes.exchange_emulator import FakeExchangeOrg
 from tests.fakes.whm import DEFAULT_TOKEN as WHM_TOKEN
 from tests.fakes.whm import FakeWhm
@@ -65,6 +65,21 @@ def test_the_callers_deadline_stops_retries_of_a_trickling_whm(
     assert "before the request's time ran out" in result.message
     assert len(fake_whm.calls_to("Email::suspend_outgoing")) == 1
     assert fake_whm.mailbox_state("a@x.test")["suspended_outgoing"] == 0
+
+
+def test_a_request_shares_a_budget_of_a_few_calls_retries_included(
+    fake_whm: FakeWhm, make_whm: Callable[..., WhmProvider]
+) -> None:
+    """Without a caller's deadline (a status read from Slack) retries still end: the request
+    gets REQUEST_BUDGET_CALLS calls' worth of time, not retries x timeout."""
+    provider = make_whm(timeout_s=1.0, retries=20)
+    fake_whm.fail_next("accountsummary", "trickle", count=30)
+
+    [result] = provider.status([ACCOUNT])
+
+    assert isinstance(result.error, ProviderTimeout)
+    assert "before the request's time ran out" in result.message
+    assert len(fake_whm.calls_to("accountsummary")) <= REQUEST_BUDGET_CALLS + 1
 
 
 def test_the_callers_deadline_reaches_the_pool_threads_of_a_bulk_request(
