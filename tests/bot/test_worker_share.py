@@ -169,3 +169,18 @@ def test_a_job_past_its_budget_ends_failed_and_says_why(db: Database, slack: Fak
     assert json.loads(failed.detail or "{}")["error"]["kind"] == "timeout"
     thread = [c.args["text"] for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
     assert any("did not answer getdomainowner" in text for text in thread)
+
+
+def test_the_claim_query_skips_tenants_at_their_share(db: Database) -> None:
+    """On both stores the skip is in the claim itself: the earlier job of a full tenant is
+    passed over for another tenant's, and a full tenant's expired lease is not taken either."""
+    queue = JobQueue(db, lease=timedelta(seconds=0))
+    wf = Workflow(db, lambda _t: POLICY, jobs=queue)
+    first = _approved(wf, "acme", "a@acme.test")
+    second = _approved(wf, "beta", "b@beta.test")
+
+    job = queue.claim("w1", skip_tenants=frozenset({"acme"}))
+    assert job is not None and job.request_id == second
+    assert queue.claim("w1", skip_tenants=frozenset({"acme", "beta"})) is None  # beta expired
+    job = queue.claim("w1", skip_tenants=frozenset({"beta"}))
+    assert job is not None and job.request_id == first
