@@ -35,7 +35,6 @@ class Cutter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._cut = False
 
     def register(self, sock: Any) -> None:
         with self._lock:
@@ -52,24 +51,24 @@ class Cutter:
         """Run one operation; raise OperationCut if it was still running after ``seconds``."""
         if seconds <= 0:
             raise OperationCut("no time left")
-        self._cut = False
-        timer = threading.Timer(seconds, self._shut_down)
+        cut = threading.Event()  # per operation: a late timer of the last one cannot mark this
+        timer = threading.Timer(seconds, self._shut_down, args=(cut,))
         timer.daemon = True
         timer.start()
         try:
             yield
         except Exception as exc:
-            if self._cut:
+            if cut.is_set():
                 raise OperationCut(f"cut after {seconds:g}s") from exc
             raise
         finally:
             timer.cancel()
-        if self._cut:  # the reply landed as the timer fired: it still counts as late
+        if cut.is_set():  # the reply landed as the timer fired: it still counts as late
             raise OperationCut(f"cut after {seconds:g}s")
 
-    def _shut_down(self) -> None:
+    def _shut_down(self, cut: threading.Event) -> None:
+        cut.set()
         with self._lock:
-            self._cut = True
             sockets = list(self._sockets)
         for sock in sockets:
             try:
