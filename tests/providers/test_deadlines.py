@@ -6,9 +6,12 @@ every 0.5 s against a 2 s budget (the fault issue 13 found at one byte every 5 s
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 
 from providers import deadline
 from providers.errors import ProviderTimeout
@@ -126,3 +129,24 @@ def test_winrm_honours_the_callers_deadline(trickle_host: FakeWinRMHost) -> None
 
     assert isinstance(result.error, ProviderTimeout)
     assert "time ran out" in result.message
+
+
+def test_winrm_over_https_trickling_is_cut_too(tmp_path: Path) -> None:
+    """The production path: TLS sockets are registered and shut down like plain ones."""
+    ca = trustme.CA()
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    org = FakeExchangeOrg()
+    org.add_mailbox("bob@contoso.com")
+    with FakeWinRMHost(org, tls=server_ctx) as host:
+        host.faults.trickle_on = "Receive"
+        provider = provider_for(
+            host, read_timeout_s=2, operation_timeout_s=1, verify_tls=str(bundle)
+        )
+
+        [result] = provider.status([BOB])
+
+    assert isinstance(result.error, ProviderTimeout)
+    assert result.message == "The Windows management host did not answer within 2 s."
