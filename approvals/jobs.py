@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from approvals.db import Database
 from approvals.leases import aware, renewed_while
-from approvals.models import Job, JobState, utcnow
+from approvals.models import ChangeRequest, Job, JobState, utcnow
 
 __all__ = ["CHANNEL", "Doorbell", "GiveUpHandler", "JobQueue"]
 
@@ -111,13 +111,19 @@ class JobQueue:
     # --- consuming ---------------------------------------------------------------------------
 
     def claim(
-        self, worker: str, *, request_id: int | None = None, kind: str | None = None
+        self,
+        worker: str,
+        *,
+        request_id: int | None = None,
+        kind: str | None = None,
+        skip_tenants: frozenset[str] = frozenset(),
     ) -> Job | None:
-        """Take a job whose lease expired (its worker died), else the next due job."""
+        """Take a job whose lease expired (its worker died), else the next due job; none of
+        ``skip_tenants`` (tenants already using their share of the caller's threads)."""
         now = self._clock()
         while True:
             with self.db.transaction() as s:
-                job = self._next(s, now, request_id=request_id, kind=kind)
+                job = self._next(s, now, request_id=request_id, kind=kind, skip=skip_tenants)
                 if job is None:
                     return None
                 if job.attempts >= self.max_attempts:
@@ -138,7 +144,13 @@ class JobQueue:
                 return job
 
     def _next(
-        self, s: Session, now: datetime, *, request_id: int | None, kind: str | None
+        self,
+        s: Session,
+        now: datetime,
+        *,
+        request_id: int | None,
+        kind: str | None,
+        skip: frozenset[str] = frozenset(),
     ) -> Job | None:
         """Two small queries, each served by its own partial index (queued by ``run_at``;
         running by ``lease_expires_at``), so a claim costs the same with a million finished
@@ -152,6 +164,9 @@ class JobQueue:
                 query = query.where(Job.request_id == request_id)
             if kind is not None:
                 query = query.where(Job.kind == kind)
+            if skip:
+                busy = select(ChangeRequest.id).where(col(ChangeRequest.tenant).in_(sorted(skip)))
+                query = query.where(col(Job.request_id).not_in(busy))
             job = s.exec(
                 query.order_by(col(order), col(Job.id)).limit(1).with_for_update(skip_locked=True)
             ).first()
@@ -200,11 +215,17 @@ class JobQueue:
             last_error=error[:2000],
         )
 
-    def leased(self, job_id: int, worker: str) -> AbstractContextManager[None]:
-        """Renew ``worker``'s lease on the job in the background while the block runs."""
+    def leased(
+        self, job_id: int, worker: str, *, until: float | None = None
+    ) -> AbstractContextManager[None]:
+        """Renew ``worker``'s lease on the job in the background while the block runs, but not
+        past ``until`` (monotonic): a job stuck beyond its deadline is let go to expire."""
         interval = max(self.lease.total_seconds() / 3, 0.05)
         return renewed_while(
-            lambda: self.renew(job_id, worker), interval_s=interval, label=f"job {job_id}"
+            lambda: self.renew(job_id, worker),
+            interval_s=interval,
+            label=f"job {job_id}",
+            until=until,
         )
 
     def _update_own(self, job_id: int, worker: str, **values: object) -> bool:

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,13 +18,20 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def renewed_while(renew: Callable[[], bool], *, interval_s: float, label: str) -> Iterator[None]:
+def renewed_while(
+    renew: Callable[[], bool], *, interval_s: float, label: str, until: float | None = None
+) -> Iterator[None]:
     """Call ``renew`` every ``interval_s`` on a thread while the block runs; stop renewing once
-    it says False (the lease is no longer ours). ``label`` names the thing in log lines."""
+    it says False (the lease is no longer ours), or once ``until`` (a ``time.monotonic()``
+    deadline) has passed, so work hung past its deadline loses the lease and is taken over
+    or given up. ``label`` names the thing in log lines."""
     done = threading.Event()
 
     def loop() -> None:
         while not done.wait(interval_s):
+            if until is not None and time.monotonic() >= until:
+                log.warning("stopped renewing the lease on %s: past its deadline", label)
+                return
             try:
                 if not renew():
                     log.warning("lost the lease on %s", label)

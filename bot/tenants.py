@@ -29,6 +29,7 @@ def build_provider(tenant: TenantConfig) -> Provider:
                 token=tenant.token.get_secret_value(),
                 verify_tls=tenant.verify_tls,
                 dry_run=tenant.dry_run,
+                timeout_s=float(tenant.timeout or WhmSettings.timeout_s),
                 **kwargs,
             )
         )
@@ -37,6 +38,12 @@ def build_provider(tenant: TenantConfig) -> Provider:
 
     kwargs = {"max_concurrency": tenant.max_concurrency} if tenant.max_concurrency else {}
     winrm = tenant.winrm
+    timeouts: dict[str, int] = {}
+    if tenant.timeout:  # the host answers an operation by its operation timeout, a bit sooner
+        timeouts = {
+            "read_timeout_s": tenant.timeout,
+            "operation_timeout_s": max(1, tenant.timeout * 5 // 6),
+        }
     return ExchangeProvider(
         ExchangeSettings(
             organization=tenant.organization,
@@ -48,6 +55,7 @@ def build_provider(tenant: TenantConfig) -> Provider:
                 username=winrm.username,
                 password=winrm.password.get_secret_value(),
                 verify_tls=winrm.verify_tls,
+                **timeouts,
             ),
             dry_run=tenant.dry_run,
             **kwargs,

@@ -9,6 +9,7 @@ The hierarchy, so callers can catch as narrowly as they need::
     ├── AuthError                 credentials rejected (the body is never shown)
     ├── Rejected                  the back end refused the operation and said why
     ├── Unavailable               connect error, timeout or 5xx; worth retrying
+    │   └── ProviderTimeout       a call's wall-clock deadline passed
     ├── ProtocolError             the reply is not what the documented API sends
     └── VerificationFailed        the change was accepted but the read-back disagrees
 
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidTarget",
     "ProtocolError",
     "ProviderError",
+    "ProviderTimeout",
     "Rejected",
     "TargetNotFound",
     "Unavailable",
@@ -78,6 +80,15 @@ class Unavailable(ProviderError):
 
     kind = "unavailable"
     retryable = True
+
+
+class ProviderTimeout(Unavailable):
+    """The call (connect and every read together) did not finish within its deadline.
+
+    Retried only while the caller's own deadline (the request's or job's) leaves time. The
+    back end may or may not have applied a change; the next read shows which."""
+
+    kind = "timeout"
 
 
 class ProtocolError(ProviderError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
 from threading import Lock
@@ -21,6 +22,7 @@ from types import TracebackType
 
 import httpx
 
+from providers import deadline
 from providers.base import TargetResult, TargetState
 from providers.errors import (
     InvalidTarget,
@@ -37,6 +39,7 @@ __all__ = ["WhmProvider", "WhmSettings"]
 log = logging.getLogger(__name__)
 
 TWEAK_KEY = "smtpmailgidonly"
+REQUEST_BUDGET_CALLS = 4  # one status/apply request gets this many calls' worth of time
 
 # verb -> (WHM function, accountsummary field, value expected on read-back)
 _ACCOUNT_CALLS = {
@@ -68,7 +71,7 @@ class WhmSettings:
     username: str
     token: str = field(repr=False)
     verify_tls: bool | str = True
-    timeout_s: float = 15.0
+    timeout_s: float = 30.0  # wall clock per HTTP call: connect and every read together
     max_concurrency: int = 8
     retries: int = 3
     dry_run: bool = False
@@ -181,10 +184,16 @@ class WhmProvider:
         self, targets: Sequence[Target], work: Callable[[Target, _Owners], TargetResult]
     ) -> list[TargetResult]:
         owners = _Owners(self._client)
-        if len(targets) <= 1:
-            return [self._guarded(work, t, owners) for t in targets]
-        futures = [self._pool.submit(self._guarded, work, t, owners) for t in targets]
-        return [f.result() for f in futures]
+        # one request's calls share a budget, so a slow server cannot hold the caller forever
+        with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS):
+            if len(targets) <= 1:
+                return [self._guarded(work, t, owners) for t in targets]
+            # each pool thread runs in a copy of this context: the caller's deadline goes along
+            futures = [
+                self._pool.submit(copy_context().run, self._guarded, work, t, owners)
+                for t in targets
+            ]
+            return [f.result() for f in futures]
 
     @staticmethod
     def _guarded(

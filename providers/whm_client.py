@@ -19,7 +19,9 @@ from typing import Any
 
 import httpx
 
-from providers.errors import AuthError, ProtocolError, Rejected, Unavailable
+from providers import deadline
+from providers.errors import AuthError, ProtocolError, ProviderTimeout, Rejected, Unavailable
+from providers.http_deadline import deadline_transport
 
 __all__ = ["TlsVerificationFailed", "WhmClient", "build_ssl_context", "flag"]
 
@@ -96,7 +98,7 @@ class WhmClient:
         username: str,
         token: str,
         verify: bool | str = True,
-        timeout_s: float = 15.0,
+        timeout_s: float = 30.0,
         max_concurrency: int = 8,
         retries: int = 3,
         backoff_s: float = 0.25,
@@ -113,15 +115,17 @@ class WhmClient:
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._host = httpx.URL(url).host or url
         if transport is None:
-            transport = httpx.HTTPTransport(
-                verify=build_ssl_context(verify),
-                limits=httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                ),
-                # A POST leaves as two writes; without NODELAY the body can wait for an ACK.
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                # Environment proxies and CA variables must not redirect where the token goes.
-                trust_env=False,
+            transport = deadline_transport(
+                httpx.HTTPTransport(
+                    verify=build_ssl_context(verify),
+                    limits=httpx.Limits(
+                        max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                    ),
+                    # A POST leaves as two writes; without NODELAY the body can wait for an ACK.
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                    # Environment proxies and CA variables must not redirect where the token goes.
+                    trust_env=False,
+                )
             )
         self._http = httpx.Client(
             base_url=url,
@@ -139,7 +143,9 @@ class WhmClient:
         """Call one WHM API 1 function; return the envelope when ``metadata.result`` is 1.
 
         Raises AuthError, Rejected (the server's reason as sent), ProtocolError or Unavailable
-        (after ``retries`` further attempts).
+        (after ``retries`` further attempts). Each attempt may take ``timeout_s`` of wall-clock
+        time in all; no retry starts, and no backoff sleeps, past the caller's deadline
+        (ProviderTimeout then).
         """
         if not _FUNCTION_RE.match(function):
             raise ValueError(f"not a WHM function name: {function!r}")
@@ -153,6 +159,9 @@ class WhmClient:
                     raise
                 delay = min(self._backoff_s * 2**attempt, _MAX_BACKOFF_S)
                 delay *= 0.5 + random.random() / 2  # jitter: bulk retries do not stampede
+                left = deadline.remaining()
+                if left is not None and left <= delay:
+                    raise self._out_of_time(function) from exc
                 attempt += 1
                 log.warning(
                     "WHM %s failed (%s); retry %d/%d in %.2fs",
@@ -244,12 +253,23 @@ class WhmClient:
                 return item
         return None
 
+    def _out_of_time(self, function: str) -> ProviderTimeout:
+        return ProviderTimeout(
+            f"WHM at {self._host} did not answer {function} before the request's time ran out",
+            detail="caller's deadline passed",
+        )
+
     def _call_once(self, function: str, form: dict[str, str]) -> dict[str, Any]:
+        if deadline.expired():
+            raise self._out_of_time(function)
         try:
-            with self._slots:
+            # connect, TLS, the request and every read of the reply share one budget
+            with self._slots, deadline.budget(self._timeout_s):
                 response = self._http.post(f"/json-api/{function}", data=form)
         except httpx.TimeoutException as exc:
-            raise Unavailable(
+            if deadline.expired():
+                raise self._out_of_time(function) from exc
+            raise ProviderTimeout(
                 f"WHM at {self._host} did not answer {function} within {self._timeout_s:g}s",
                 detail=type(exc).__name__,
             ) from exc

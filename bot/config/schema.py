@@ -56,6 +56,9 @@ class _TenantBase(_Strict):
     dry_run: bool = False
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
     allow_plaintext: bool = False  # http:// back ends: refused unless this is set
+    # deadlines (issue 13): wall-clock seconds one back-end call may take, connect and every
+    # read together; None is the provider's default (WHM 30, Exchange 60 per WS-Man operation)
+    timeout: int | None = Field(default=None, ge=5, le=3600)
 
     @field_validator("request_ttl")
     @classmethod

@@ -19,7 +19,7 @@ from bot.ops.logs import log_context
 from bot.slack.cards import Cards
 from bot.slack.views import escape, mention
 from bot.tenants import TenantRegistry
-from providers import Target, TargetResult, Verb
+from providers import Target, TargetResult, Verb, deadline
 
 __all__ = ["Executor"]
 
@@ -28,15 +28,24 @@ log = logging.getLogger(__name__)
 _PENDING = TargetOutcome.PENDING.value
 _SUCCEEDED = TargetOutcome.SUCCEEDED.value
 PROGRESS_INTERVAL_S = 1.5  # chat.update is Tier 3; a card need not change faster than this
+JOB_BUDGET_S = 1800.0  # one job's provider calls, all of them; Exchange commands allow 900 s
 
 
 class Executor:
     """Runs jobs: approved → executing → succeeded | failed, and reverts, cards in step."""
 
-    def __init__(self, workflow: Workflow, tenants: TenantRegistry, cards: Cards) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        tenants: TenantRegistry,
+        cards: Cards,
+        *,
+        job_budget_s: float = JOB_BUDGET_S,
+    ) -> None:
         self.workflow = workflow
         self.tenants = tenants
         self.cards = cards
+        self.job_budget_s = job_budget_s
 
     def run(self, request_id: int, *, worker: str = "inline") -> bool:
         """Execute an approved request now, in this thread, if nobody else holds its job.
@@ -50,9 +59,14 @@ class Executor:
 
     def handle(self, job: Job, *, worker: str) -> None:
         """Run one claimed job to completion, renewing its lease, and mark it done; its log
-        lines carry the request's ID."""
+        lines carry the request's ID. Its provider calls share ``job_budget_s``: past it they
+        fail as timeouts, and the lease is no longer renewed."""
         assert job.id is not None
-        with log_context(request_id=job.request_id), self.workflow.jobs.leased(job.id, worker):
+        with (
+            log_context(request_id=job.request_id),
+            deadline.budget(self.job_budget_s) as until,
+            self.workflow.jobs.leased(job.id, worker, until=until),
+        ):
             self._handle(job, worker=worker)
 
     def _handle(self, job: Job, *, worker: str) -> None:

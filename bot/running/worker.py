@@ -8,7 +8,9 @@ separate worker processes on SQLite poll (``poll_s``); the in-process worker nev
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,12 +18,14 @@ import sqlalchemy as sa
 
 from approvals.jobs import CHANNEL, JobQueue
 from approvals.leases import holder_name
-from approvals.models import Job, utcnow
+from approvals.models import ChangeRequest, Job, utcnow
 from bot.running.executor import Executor
 
 __all__ = ["Worker", "worker_id"]
 
 log = logging.getLogger(__name__)
+
+SHARE_RECHECK_S = 1.0  # idle look-again while a due job waits for its tenant's share
 
 
 def worker_id() -> str:
@@ -29,7 +33,11 @@ def worker_id() -> str:
 
 
 class Worker:
-    """``concurrency`` threads that claim and run jobs until stopped."""
+    """``concurrency`` threads that claim and run jobs until stopped.
+
+    No tenant holds more than ``per_tenant_max`` of the threads (default: half, rounded up):
+    while one tenant's back end hangs, another tenant's approved change still runs.
+    """
 
     def __init__(
         self,
@@ -40,6 +48,7 @@ class Worker:
         poll_s: float = 30.0,
         name: str | None = None,
         on_busy: Callable[[int], None] | None = None,
+        per_tenant_max: int | None = None,
     ) -> None:
         self.queue = queue
         self.executor = executor
@@ -51,6 +60,9 @@ class Worker:
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._on_busy = on_busy  # told the new count (a metric where /metrics is elsewhere)
+        self.per_tenant_max = per_tenant_max or max(1, math.ceil(concurrency / 2))
+        self._claim_lock = threading.Lock()  # a claim and its tenant's count move together
+        self._by_tenant: Counter[str] = Counter()
         self._listener: threading.Thread | None = None
         self.last_beat = utcnow()
 
@@ -94,15 +106,44 @@ class Worker:
         while not self._stopping.is_set():
             self.last_beat = utcnow()
             try:
-                job = self.queue.claim(self.name)
+                job, tenant = self._claim()
             except Exception:
                 log.exception("could not claim a job; retrying")
                 self._sleep(min(self.poll_s, 5.0))
                 continue
             if job is None:
-                self._sleep(self._idle_timeout())
+                # a due job left for a tenant at its share must not make the thread spin: a
+                # finishing job rings the bell; otherwise look again after SHARE_RECHECK_S
+                floor = SHARE_RECHECK_S if self._some_tenant_full() else 0.0
+                self._sleep(max(floor, self._idle_timeout()))
                 continue
-            self._run(job)
+            try:
+                self._run(job)
+            finally:
+                with self._claim_lock:
+                    self._by_tenant[tenant] -= 1
+                self.queue.ring()  # a job skipped for this tenant's share may be claimed now
+
+    def _some_tenant_full(self) -> bool:
+        with self._claim_lock:
+            return any(n >= self.per_tenant_max for n in self._by_tenant.values())
+
+    def _claim(self) -> tuple[Job | None, str]:
+        """Claim a job of a tenant below its share of threads, and count it for the tenant."""
+        with self._claim_lock:
+            full = frozenset(t for t, n in self._by_tenant.items() if n >= self.per_tenant_max)
+            job = self.queue.claim(self.name, skip_tenants=full)
+            if job is None:
+                return None, ""
+            try:
+                with self.queue.db.read() as s:
+                    request = s.get(ChangeRequest, job.request_id)
+                    tenant = request.tenant if request is not None else ""
+            except Exception:  # the job is ours now: run it, counted under no tenant
+                log.exception("could not read the tenant of job %s", job.id)
+                tenant = ""
+            self._by_tenant[tenant] += 1
+            return job, tenant
 
     def _sleep(self, timeout: float) -> None:
         """Until the doorbell rings, ``timeout`` passes, or ``stop`` (which rings after

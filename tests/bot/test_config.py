@@ -97,3 +97,27 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yml")
     with pytest.raises(ConfigError, match=r"smtp-bot.yml, line \d"):
         load_config(write(tmp_path, "tenants:\n  acme: [unclosed\n"))
+
+
+def test_a_tenants_timeout_reaches_its_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.tenants import build_provider
+
+    monkeypatch.setenv("ACME_WHM_TOKEN", "t")
+    monkeypatch.setenv("CONTOSO_WINRM_PASSWORD", "p")
+    default = load_config(write(tmp_path, MINIMAL))
+    text = MINIMAL.replace("    channel: C0789IJKL\n", "    channel: C0789IJKL\n    timeout: 12\n")
+    text = text.replace("    request_ttl: 15m\n", "    request_ttl: 15m\n    timeout: 90\n")
+    config = load_config(write(tmp_path, text))
+
+    whm = build_provider(default.tenants["acme"])
+    assert whm._settings.timeout_s == 30.0  # type: ignore[attr-defined]
+    whm.close()
+    whm = build_provider(config.tenants["acme"])
+    assert whm._settings.timeout_s == 12.0  # type: ignore[attr-defined]
+    whm.close()
+    winrm = build_provider(config.tenants["contoso"])._settings.winrm  # type: ignore[attr-defined]
+    assert (winrm.read_timeout_s, winrm.operation_timeout_s) == (90, 75)
+    with pytest.raises(ConfigError, match="tenants.acme.timeout"):
+        load_config(write(tmp_path, text.replace("timeout: 12", "timeout: 0")))

@@ -8,6 +8,7 @@ reason, and ``uapi_cpanel`` replies whose failure sits in ``data.uapi.status``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import ssl
@@ -30,7 +31,7 @@ DEFAULT_TOKEN = "S3CRET-whm-T0KEN-9f8e7d6c5b4a"  # distinctive, so leaks are eas
 
 FAIL_KINDS = frozenset(
     {"http500", "http503", "timeout", "not_json", "no_metadata", "result0", "uapi_status0"}
-    | {"auth403", "drop_change"}
+    | {"auth403", "drop_change", "trickle"}
 )
 ACCESS_DENIED = {
     "cpanelresult": {
@@ -106,9 +107,11 @@ class FakeWhm:
         tls: ssl.SSLContext | None = None,
         latency_s: float = 0.0,
         hang_s: float = 2.0,
+        trickle_s: float = 0.5,
         privileges: dict[str, int] | None = None,
     ) -> None:
         self.username, self.token, self.latency_s, self.hang_s = username, token, latency_s, hang_s
+        self.trickle_s = trickle_s  # "trickle": the whole reply, one byte every trickle_s
         self.privileges = dict(privileges or {"all": 1})
         self.smtp_restriction: int | None = 1  # the shipped default of smtpmailgidonly
         self.calls: list[Call] = []
@@ -227,6 +230,9 @@ class FakeWhm:
         if fault == "timeout":
             time.sleep(self.hang_s)
             return _Reply(0, "", b"")  # the connection is dropped without an answer
+        if fault == "trickle":
+            body = {"metadata": _meta(function), "data": {"note": "slow"}}
+            return dataclasses.replace(_Reply.json(body), trickle_s=self.trickle_s)
         if fault == "auth403":
             return _Reply.json(ACCESS_DENIED, status=403)
         if fault == "not_json":
@@ -375,6 +381,7 @@ class _Reply:
     status: int  # 0: drop the connection without an answer
     content_type: str
     body: bytes
+    trickle_s: float = 0.0  # > 0: send status line, headers and body one byte at a time
 
     @classmethod
     def json(cls, body: object, *, status: int = 200) -> _Reply:
@@ -423,11 +430,29 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.status == 0:
             self.close_connection = True
             return
+        if reply.trickle_s > 0:
+            self._trickle(reply)
+            return
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _trickle(self, reply: _Reply) -> None:
+        """A server that is alive but slower than any per-read timeout: each byte alone."""
+        head = (
+            f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
+            f"Content-Length: {len(reply.body)}\r\n\r\n"
+        ).encode()
+        self.close_connection = True
+        try:
+            for byte in head + reply.body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(reply.trickle_s)
+        except OSError:
+            return  # the client gave up: that is the point
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging."""

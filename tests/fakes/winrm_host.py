@@ -74,6 +74,9 @@ class HostFaults:
     garbage: tuple[int, bytes] | None = None  # (exit code, stdout) instead of the script's
     stderr: bytes = b""  # extra stderr (e.g. CLIXML_PROGRESS) on an otherwise normal run
     stdout_prefix: bytes = b""  # host output a module printed before the script's document
+    trickle_on: str | None = None  # action suffix whose replies go out one byte at a time
+    trickle_s: float = 0.5  # pause between the bytes of a trickled reply
+    trickled: int = 0  # replies trickled so far
 
 
 @dataclass
@@ -108,6 +111,7 @@ class FakeWinRMHost:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
+        self._server.handle_error = _quiet  # type: ignore[method-assign]  # clients cut trickles
         self._scheme = "http"
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -301,6 +305,17 @@ def _stream(name: str, command_id: str, data: bytes, chunk: int = 32 * 1024) -> 
     )
 
 
+def _quiet(request: object, client_address: object) -> None:
+    """A client that gave up on a trickled reply is expected, not a server error."""
+
+
+def _action(body: bytes) -> str:
+    try:
+        return _text(ET.fromstring(body), "Action").rsplit("/", 1)[-1]
+    except ET.ParseError:
+        return ""
+
+
 def _fault(code: int, reason: str, *, timeout: bool = False) -> bytes:
     sub = "w:TimedOut" if timeout else "w:InternalError"
     return (
@@ -326,6 +341,9 @@ def _handler_for(host: FakeWinRMHost) -> type[BaseHTTPRequestHandler]:
                 status, reply = 404, b""
             else:
                 status, reply = host.handle(self.headers.get("Authorization", ""), body)
+            if host.faults.trickle_on and _action(body) == host.faults.trickle_on:
+                self._trickle(status, reply)
+                return
             self.send_response(status)
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Basic realm="WSMAN"')
@@ -333,6 +351,29 @@ def _handler_for(host: FakeWinRMHost) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)
+
+        def _trickle(self, status: int, reply: bytes) -> None:
+            """Alive, but slower than any per-read timeout: every byte of the reply alone."""
+            with host._lock:
+                host.faults.trickled += 1
+            head = (
+                f"HTTP/1.1 {status} OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n"
+                f"Content-Length: {len(reply)}\r\n\r\n"
+            ).encode()
+            self.close_connection = True
+            try:
+                for byte in head + reply:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(host.faults.trickle_s)
+            except OSError:
+                return  # the client gave up
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            except OSError:
+                return  # a client that cut a trickled reply short
 
         def log_message(self, format: str, *args: object) -> None:  # quiet
             return

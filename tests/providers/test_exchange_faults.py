@@ -10,7 +10,14 @@ import pytest
 import trustme
 
 from providers.base import TargetResult
-from providers.errors import AuthError, ProtocolError, Rejected, TargetNotFound, Unavailable
+from providers.errors import (
+    AuthError,
+    ProtocolError,
+    ProviderTimeout,
+    Rejected,
+    TargetNotFound,
+    Unavailable,
+)
 from providers.exchange_script import classify_error
 from providers.targets import Target, Verb
 from providers.winrm_runner import WinRMSettings
@@ -98,8 +105,8 @@ def test_http_read_timeout_is_unavailable(fault_host: FakeWinRMHost) -> None:
     fault_host.faults.receive_hang_s = 2.5
     provider = provider_for(fault_host, read_timeout_s=2, operation_timeout_s=1)
     (result,) = provider.status([BOB])
-    assert isinstance(result.error, Unavailable)
-    assert result.message == "The Windows management host timed out."
+    assert isinstance(result.error, ProviderTimeout)  # a kind of Unavailable
+    assert result.message == "The Windows management host did not answer within 2 s."
 
 
 def test_unreachable_host_is_unavailable() -> None:
