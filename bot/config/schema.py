@@ -47,6 +47,7 @@ class _TenantBase(_Strict):
     approvals_required: int = Field(default=1, ge=1, le=10)
     approvals_required_tenant_wide: int = Field(default=2, ge=1, le=10)
     request_ttl: str = "1h"
+    remind_after: str = "10m"  # DM approvers who have not acted; then 2x, 4x that; at most 3
     requesters: list[_PRINCIPAL] | None = None
     notify_approvers: bool = True
     cli_can_approve: bool = False
@@ -57,7 +58,7 @@ class _TenantBase(_Strict):
     max_concurrency: int | None = Field(default=None, ge=1, le=64)
     allow_plaintext: bool = False  # http:// back ends: refused unless this is set
 
-    @field_validator("request_ttl")
+    @field_validator("request_ttl", "remind_after")
     @classmethod
     def _ttl(cls, value: str) -> str:
         parse_duration(value)
@@ -66,6 +67,11 @@ class _TenantBase(_Strict):
     @property
     def ttl(self) -> timedelta:
         return parse_duration(self.request_ttl)
+
+    @property
+    def reminder_wait(self) -> timedelta | None:
+        """The wait before the first reminder; None when approvers get no messages."""
+        return parse_duration(self.remind_after) if self.notify_approvers else None
 
     def policy(self) -> TenantPolicy:
         return TenantPolicy(
