@@ -73,6 +73,10 @@ class Workflow:
         self.jobs.on_give_up(EXECUTE, self.execution.give_up)
         self.jobs.on_give_up(REVERT, self.execution.give_up_revert)
 
+    def now(self) -> datetime:
+        """The workflow's clock (injected in tests)."""
+        return self._clock()
+
     def submit(
         self,
         *,

@@ -140,9 +140,23 @@ def _post_card(
             reason = client.down or slack_reason(exc)
         else:
             out(f"Approval card posted in Slack channel {channel}.")
+            _notify(rt, view)
             return True
     out(f"No approval card in Slack: {reason}.")
     return False
+
+
+def _notify(rt: Runtime, view: RequestView) -> None:
+    """Direct messages to the approvers, as for a request made in Slack (notify_approvers)."""
+    tenant = view.request.tenant
+    if not rt.tenants.get(tenant).notify_approvers:
+        return
+    try:
+        sent = rt.notifier.notify(rt.workflow.get(view.id), rt.tenants.policy(tenant).approvers)
+    except (SlackApiError, OSError) as exc:
+        out(f"Approvers not notified: {slack_reason(exc)}.")
+        return
+    out(f"{sent} approver(s) notified by direct message.")
 
 
 def _how_to_approve(rt: Runtime, view: RequestView) -> None:

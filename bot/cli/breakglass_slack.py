@@ -58,6 +58,8 @@ def attach_slack(rt: Runtime, settings: Settings) -> BreakGlassClient:
     client = BreakGlassClient(token=token, base_url=settings.slack_base_url, down=down)
     rt.client = client
     rt.cards.client = client
+    rt.notifier.client = client  # approvers hear of a CLI request as of a Slack one
+    rt.membership.client = client
     return client
 
 

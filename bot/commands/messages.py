@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["USAGE", "help_text", "usage_for"]
+__all__ = ["ALWAYS_AVAILABLE", "USAGE", "help_text", "targets_line", "usage_for"]
 
 USAGE: dict[str, tuple[str, str]] = {
     "disable": (
@@ -45,14 +45,33 @@ USAGE: dict[str, tuple[str, str]] = {
 }
 
 _TARGETS = "Targets: `user@domain`, `account:NAME` (WHM) or a mailbox GUID (Exchange)."
+_TARGETS_BY_PROVIDER = {
+    "whm": "Targets: `user@domain` or `account:NAME`.",
+    "exchange": "Targets: `user@domain` or a mailbox GUID.",
+}
 
 
-def usage_for(verb: str | None) -> str:
-    """Usage for one verb, or the whole command list if the verb is unknown."""
+def targets_line(providers: Iterable[str] | None = None) -> str:
+    """The target kinds of the configured back ends (all of them when not given)."""
+    kinds = set(providers) if providers is not None else set()
+    if len(kinds) == 1:
+        return _TARGETS_BY_PROVIDER.get(next(iter(kinds)), _TARGETS)
+    return _TARGETS
+
+
+def usage_for(
+    verb: str | None,
+    verbs: Iterable[str] | None = None,
+    providers: Iterable[str] | None = None,
+) -> str:
+    """Usage for one verb, or the command list if the verb is unknown. ``verbs`` and
+    ``providers`` (what the configured tenants offer) keep the list to what can work here."""
     if verb in USAGE:
         line, what = USAGE[verb]
-        return f"Usage: `{line}`\n{what}\n{_TARGETS}"
-    return "Usage:\n" + "\n".join(f"• `{line}`" for line, _ in USAGE.values())
+        return f"Usage: `{line}`\n{what}\n{targets_line(providers)}"
+    allowed = set(USAGE) if verbs is None else set(verbs) | ALWAYS_AVAILABLE
+    listed = [f"• `{line}`" for name, (line, _) in USAGE.items() if name in allowed]
+    return "Usage:\n" + "\n".join(listed) + f"\n{targets_line(providers)}"
 
 
 ALWAYS_AVAILABLE = frozenset({"help", "status", "list", "history", "cancel"})

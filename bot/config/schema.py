@@ -47,6 +47,7 @@ class _TenantBase(_Strict):
     approvals_required: int = Field(default=1, ge=1, le=10)
     approvals_required_tenant_wide: int = Field(default=2, ge=1, le=10)
     request_ttl: str = "1h"
+    remind_after: str = "10m"  # DM approvers who have not acted; then 2x, 4x that; at most 3
     requesters: list[_PRINCIPAL] | None = None
     notify_approvers: bool = True
     cli_can_approve: bool = False
@@ -60,7 +61,7 @@ class _TenantBase(_Strict):
     # read together; None is the provider's default (WHM 30, Exchange 60 per WS-Man operation)
     timeout: int | None = Field(default=None, ge=5, le=3600)
 
-    @field_validator("request_ttl")
+    @field_validator("request_ttl", "remind_after")
     @classmethod
     def _ttl(cls, value: str) -> str:
         parse_duration(value)
@@ -69,6 +70,11 @@ class _TenantBase(_Strict):
     @property
     def ttl(self) -> timedelta:
         return parse_duration(self.request_ttl)
+
+    @property
+    def reminder_wait(self) -> timedelta | None:
+        """The wait before the first reminder; None when approvers get no messages."""
+        return parse_duration(self.remind_after) if self.notify_approvers else None
 
     def policy(self) -> TenantPolicy:
         return TenantPolicy(

@@ -1,5 +1,5 @@
-"""Housekeeping that must happen even when nobody clicks: expiring requests and bringing
-cards and result posts up to date after Slack was unreachable."""
+"""Housekeeping that must happen even when nobody clicks: expiring requests, reminding
+approvers, and bringing cards and result posts up to date after Slack was unreachable."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import timedelta
 from approvals import Workflow
 from approvals.intake import IntakeQueue
 from bot.slack.cards import Cards
+from bot.slack.reminders import ApproverReminders
 
 __all__ = ["Housekeeper"]
 
@@ -32,20 +33,27 @@ class Housekeeper:
         *,
         interval_s: float = 5.0,
         intake: IntakeQueue | None = None,
+        reminders: ApproverReminders | None = None,
     ) -> None:
         self.workflow = workflow
         self.cards = cards
         self.intake = intake
+        self.reminders = reminders
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._last_prune = float("-inf")
         self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
 
     def tick(self) -> None:
-        """Expire overdue requests (their cards say so), then retry stale cards and results."""
+        """Expire overdue requests (their cards say so, the requester is told in the thread),
+        remind approvers who have not acted, then retry stale cards and results."""
         for view in self.workflow.expire_due():
             log.info("request %s expired", view.id)
             self.cards.update(view)
+            if self.reminders is not None:
+                self.reminders.tell_expired(view)
+        if self.reminders is not None:
+            self.reminders.run()
         self.cards.sync()
         now = time.monotonic()
         if now - self._last_prune >= PRUNE_EVERY_S:

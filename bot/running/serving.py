@@ -30,6 +30,7 @@ from bot.running.worker import Worker
 from bot.running.worker_process import READY, WorkerProcess, child_argv
 from bot.runtime import Runtime
 from bot.slack.bolt_app import build_slack_app
+from bot.slack.reminders import ApproverReminders
 from bot.slack.task import Task, TaskError
 
 __all__ = [
@@ -105,7 +106,16 @@ def start_pump(rt: Runtime) -> IntakePump:
 
 def start_housekeeper(rt: Runtime) -> Housekeeper:
     interval_s = rt.settings.housekeeping_interval_s
-    return Housekeeper(rt.workflow, rt.cards, interval_s=interval_s, intake=rt.inbox.queue).start()
+    reminders = ApproverReminders(
+        rt.workflow,
+        rt.cards,
+        rt.notifier,
+        asked=lambda tenant: rt.tenants.get(tenant).approvers,
+        wait=lambda tenant: rt.tenants.get(tenant).reminder_wait,
+    )
+    return Housekeeper(
+        rt.workflow, rt.cards, interval_s=interval_s, intake=rt.inbox.queue, reminders=reminders
+    ).start()
 
 
 def _keep_signals_after_uvicorn() -> None:

@@ -23,6 +23,7 @@ from bot.ops.metrics import attach_metrics
 from bot.running.server import build_asgi_app
 from bot.running.serving import ThreadedServer, WorkerMode, serve_in_thread, shut_down, start_beside
 from bot.runtime import Runtime
+from bot.slack.bolt_app import quiet_token_warning
 from bot.slack.listeners import register
 
 __all__ = ["build_socket_app", "run_socket"]
@@ -38,6 +39,7 @@ def build_socket_app(rt: Runtime) -> App:
     """The Bolt app for Socket Mode: same listeners, no request signature to verify."""
     if rt.settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN is not set")
+    quiet_token_warning()
     app = App(
         client=rt.client,
         signing_secret="",

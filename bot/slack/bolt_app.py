@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from bot.config.settings import Settings
 from bot.errors import ConfigError
 from bot.slack.context import SlackContext
 from bot.slack.listeners import register
 
-__all__ = ["BoltContext", "build_slack_app"]
+__all__ = ["BoltContext", "build_slack_app", "quiet_token_warning"]
+
+
+class _TokenSkipped(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and, since we hand it a client, warns on every start
+    that the token "will be unused". The client carries that same token: the line says
+    nothing to an operator, so it is dropped (and only it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def quiet_token_warning() -> None:
+    """Install the filter on Bolt's App logger, once."""
+    logger = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _TokenSkipped) for f in logger.filters):
+        logger.addFilter(_TokenSkipped())
 
 
 class BoltContext(SlackContext, Protocol):
@@ -27,6 +45,7 @@ def build_slack_app(rt: BoltContext) -> App:
         raise ConfigError("SLACK_BOT_TOKEN is not set")
     if settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set")
+    quiet_token_warning()
     app = App(
         client=rt.client,
         # listeners only acknowledge and hand work on (SlackContext.hand_off), so Bolt can run

@@ -8,7 +8,7 @@ refusing it (``channel_not_found``…), is given up and recorded (``approvals.de
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -33,10 +33,16 @@ class Cards:
     """Keeps each request's card in Slack in step with the request."""
 
     def __init__(
-        self, client: WebClient, workflow: Workflow, delivery: CardDelivery | None = None
+        self,
+        client: WebClient,
+        workflow: Workflow,
+        delivery: CardDelivery | None = None,
+        *,
+        asked: Callable[[str], Sequence[str]] | None = None,
     ) -> None:
         self.client = client
         self.workflow = workflow
+        self.asked = asked  # tenant → its approvers as configured, shown on the card
         self.delivery = delivery or CardDelivery(workflow.db, workflow._clock)
         self.on_failure: Callable[[str], None] | None = None  # metrics count failures here
         # what this process last learnt, for callers holding a view read before a failure
@@ -85,7 +91,7 @@ class Cards:
 
     def _post(self, view: RequestView, channel: str, *, reposted: bool) -> None:
         self.delivery.begin_post(view.id, channel)
-        text, blocks = card(view)
+        text, blocks = card(view, self._asked(view))
         if reposted:
             blocks = [*blocks, reposted_note()]
         try:
@@ -105,6 +111,14 @@ class Cards:
             view.id, channel=response["channel"], ref=response["ts"], revision=view.request.revision
         )
         self._backoff.pop(view.id, None)
+
+    def _asked(self, view: RequestView) -> Sequence[str]:
+        if self.asked is None:
+            return ()
+        try:
+            return self.asked(view.request.tenant)
+        except Exception:  # a tenant removed from the config: the card still draws
+            return ()
 
     def update(self, view: RequestView) -> bool:
         """Redraw the card. On failure the card stays out of date in the database, and
@@ -130,7 +144,7 @@ class Cards:
         req = view.request
         if not req.card_channel or not req.card_ref or not self._due(req):
             return False
-        text, blocks = card(view)
+        text, blocks = card(view, self._asked(view))
         try:
             self.client.chat_update(
                 channel=req.card_channel, ts=req.card_ref, text=text, blocks=blocks

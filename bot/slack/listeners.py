@@ -204,7 +204,9 @@ def _parse_or_refuse(
                 actor=actor, tenant=tenant, verb=verb, problem=problem, key=key
             )
             _store(rt, task)  # the refusal is recorded; the ack below is its whole answer
-        ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage_for(verb)}")
+        verbs, providers = _offered(rt)
+        usage = usage_for(verb, verbs, providers)
+        ack(response_type="ephemeral", text=f":warning: {escape(str(exc))}\n{usage}")
         return None
     return parsed
 
@@ -241,3 +243,13 @@ def _deny_submitted(rt: SlackContext, ack: Ack, body: dict[str, Any], view: dict
     # the denial is stored; if this task is not, the housekeeper still redraws the card
     _store(rt, Task.denied(actor=actor, request_id=request_id, note=note, key=view_key(view)))
     ack()
+
+
+def _offered(rt: SlackContext) -> tuple[set[str], set[str]]:
+    """The verbs and back-end kinds of the configured tenants, for usage help."""
+    verbs: set[str] = set()
+    providers: set[str] = set()
+    for name in rt.tenants.names:
+        providers.add(rt.tenants.get(name).provider)
+        verbs |= {verb.value for _scope, verb in rt.tenants.provider(name).capabilities()}
+    return verbs, providers

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from approvals import RequestView
 from bot.slack.membership import SlackMembership
-from bot.slack.views import summary_line
+from bot.slack.views import summary_line, when
 
 __all__ = ["ApproverNotifier"]
 
@@ -26,12 +26,29 @@ class ApproverNotifier:
         self.membership = membership
 
     def notify(self, view: RequestView, approvers: frozenset[str]) -> int:
+        """The first message, when the card is posted."""
+        return self._send(view, approvers, "A request waits for your approval")
+
+    def remind(self, view: RequestView, approvers: frozenset[str], *, number: int) -> int:
+        """Reminder ``number``, to those who have not approved yet (nor made the request)."""
+        expires = when(view.request.expires_at)
+        lead = f"Reminder {number}: a request still waits for your approval (expires {expires})"
+        return self._send(view, approvers, lead, skip=frozenset(view.approvers))
+
+    def _send(
+        self,
+        view: RequestView,
+        approvers: frozenset[str],
+        lead: str,
+        *,
+        skip: frozenset[str] = frozenset(),
+    ) -> int:
         req = view.request
         if not req.card_channel or not req.card_ref:
             return 0
         link = self.permalink(req.card_channel, req.card_ref)
-        text = f"A request waits for your approval: {summary_line(view)}\n{link}"
-        users = sorted(self.membership.expand(approvers) - {req.requester})
+        text = f"{lead}: {summary_line(view)}\n{link}"
+        users = sorted(self.membership.expand(approvers) - {req.requester} - skip)
         sent = 0
         for user in users[:MAX_DIRECT_MESSAGES]:
             try:

@@ -78,8 +78,9 @@ def _truncate(text: str, limit: int = _SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def card(view: RequestView) -> tuple[str, list[dict[str, Any]]]:
-    """The approval card for a request in its current state: (fallback text, blocks)."""
+def card(view: RequestView, asked: Sequence[str] = ()) -> tuple[str, list[dict[str, Any]]]:
+    """The approval card for a request in its current state: (fallback text, blocks).
+    ``asked``: the tenant's approvers as configured, named while it waits and on expiry."""
     req = view.request
     status = view.status
     verb = req.verb.upper()
@@ -112,7 +113,7 @@ def card(view: RequestView) -> tuple[str, list[dict[str, Any]]]:
                 "text": _truncate(f"*Reason*\n{escape(req.reason) or '_none given_'}"),
             },
         },
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _progress(view)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _progress(view, asked)}]},
     ]
     if status is RequestStatus.PENDING:
         blocks.append(_buttons(view))
@@ -120,21 +121,40 @@ def card(view: RequestView) -> tuple[str, list[dict[str, Any]]]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _executing(view)}})
     else:
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(_outcome(view))}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _truncate(_outcome(view, asked))},
+            }
         )
     return fallback, blocks
 
 
-def _progress(view: RequestView) -> str:
+def _progress(view: RequestView, asked: Sequence[str] = ()) -> str:
     req = view.request
     who = ", ".join(mention(a) for a in view.approvers) or "none yet"
-    return f"{len(view.approvers)} of {req.approvals_required} approvals: {who}"
+    line = f"{len(view.approvers)} of {req.approvals_required} approvals: {who}"
+    if view.status is RequestStatus.PENDING:
+        if asked:
+            line += f" · asked: {asked_text(asked)}"
+        line += f" · expires {when(req.expires_at)}"
+    return line
 
 
-def _outcome(view: RequestView) -> str:
+def asked_text(asked: Sequence[str]) -> str:
+    """Approvers as configured: users as mentions, user groups as group mentions."""
+    return ", ".join(
+        f"<!subteam^{a}>" if a[:1] == "S" and a.isalnum() else mention(a) for a in asked
+    )
+
+
+def _outcome(view: RequestView, asked: Sequence[str] = ()) -> str:
     req = view.request
     status = view.status
     line = _STATUS_LINE[status]
+    if status is RequestStatus.EXPIRED:
+        line += f" ({when(req.expires_at)})"
+        if asked:
+            line += f"; asked: {asked_text(asked)}"
     if status in (RequestStatus.DENIED, RequestStatus.CANCELLED):
         line += f" by {mention(req.decided_by)}"
         if req.decision_note:

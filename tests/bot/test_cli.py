@@ -156,7 +156,9 @@ def _card(slack: FakeSlack, request_id: int):
     cards = [
         c
         for c in slack.calls_to("chat.postMessage")
-        if not c.args.get("thread_ts") and f"#{request_id}" in (c.args.get("text") or "")
+        if not c.args.get("thread_ts")
+        and c.args.get("blocks")  # a card, not the approvers' direct message
+        and f"#{request_id}" in (c.args.get("text") or "")
     ]
     assert len(cards) == 1, [c.args for c in slack.calls]
     return cards[0]
@@ -563,3 +565,49 @@ def test_the_cli_user_cannot_be_spoofed_through_the_environment(
     monkeypatch.setenv("LOGNAME", "someone-else")
     monkeypatch.setenv("USER", "someone-else")
     assert cli_actor() == "cli:" + pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_a_cli_request_notifies_the_approvers_as_a_slack_one_does(cli: Cli) -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("smtp-bot")),
+            "request",
+            "disable",
+            "acme",
+            "one@acme.test",
+            "--reason",
+            "outbreak",
+        ],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 approver(s) notified by direct message." in done.stdout
+    opened = [c for c in cli.slack.calls if c.method == "conversations.open"]
+    assert [c.args.get("users") for c in opened] == ["U0APPROVER"]
+    dms = [
+        c
+        for c in cli.slack.calls
+        if c.method == "chat.postMessage" and c.args.get("channel") != CHANNEL
+    ]
+    assert len(dms) == 1 and "waits for your approval" in dms[0].args["text"]
+
+
+def test_notify_approvers_false_governs_cli_requests_too(cli: Cli) -> None:
+    cli.config.write_text(
+        cli.config.read_text().replace(
+            "    cli_can_approve: true\n",
+            "    cli_can_approve: true\n    notify_approvers: false\n",
+        )
+    )
+    request = cli.run("request", "disable", "acme", "two@acme.test", "--reason", "x")
+    assert request.code == 0
+    assert "notified" not in request.out
+    assert not [c for c in cli.slack.calls if c.method == "conversations.open"]

@@ -90,3 +90,50 @@ def test_a_duration_with_a_space_gets_the_duration_hint(env: dict[str, str]) -> 
 def test_top_level_help_names_every_break_glass_command(env: dict[str, str]) -> None:
     text = " ".join(_run(env, "--help").stdout.split())
     assert "break-glass commands (request, approve, deny, cancel, list, card)" in text
+
+
+def _readme_commands() -> dict[tuple[str, ...], set[str]]:
+    """Each `smtp-bot …` command the README shows, with the options it names."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    found: dict[tuple[str, ...], set[str]] = {}
+    for span in re.findall(r"`smtp-bot ([^`]*)`", readme):
+        words = span.replace("\\|", "|").split()
+        command = tuple(w for w in words[:2] if re.fullmatch(r"[a-z]+", w))
+        if not command or command[0] == "help":
+            continue
+        if command[0] not in ("db", "audit"):
+            command = command[:1]
+        found.setdefault(command, set()).update(re.findall(r"--[a-z][a-z-]*", span))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    sorted(_readme_commands().items()),
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
+)
+def test_every_option_the_readme_names_is_in_the_commands_help(
+    env: dict[str, str], command: tuple[str, ...], options: set[str]
+) -> None:
+    done = _run(env, *command, "--help")
+    assert done.returncode == 0, done.stderr
+    for option in options:
+        assert option in done.stdout, f"`smtp-bot {' '.join(command)} --help` lacks {option}"
+
+
+@pytest.mark.parametrize(
+    ("command", "variables"),
+    [
+        ("serve", ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SMTP_BOT_CONFIG", "DATABASE_URL")),
+        ("socket", ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SMTP_BOT_CONFIG", "DATABASE_URL")),
+    ],
+)
+def test_serve_and_socket_help_describe_themselves_and_their_variables(
+    env: dict[str, str], command: str, variables: tuple[str, ...]
+) -> None:
+    text = " ".join(_run(env, command, "--help").stdout.split())
+    for variable in variables:
+        assert variable in text
+    assert "exit status:" in text

@@ -90,6 +90,7 @@ def test_serve_listens_on_loopback_by_default(env: dict[str, str], tmp_path: Pat
         _wait_ready(f"http://127.0.0.1:{port}", process, tmp_path / "bot.log")
         log = (tmp_path / "bot.log").read_text()
         assert f"listening on 127.0.0.1:{port}" in log
+        assert "will be unused" not in log  # Bolt's token warning says nothing to an operator
         assert _listening_addresses(port) == ["127.0.0.1"]
     finally:
         stop(process)
