@@ -26,6 +26,7 @@ from providers.errors import (
     TargetNotFound,
     Unavailable,
 )
+from providers.signin_causes import signin_cause
 
 __all__ = [
     "OPS",
@@ -235,5 +236,7 @@ def classify_fatal(fatal: Mapping[str, object]) -> ProviderError:
             "The ExchangeOnlineManagement module is not available on the host.", detail=detail
         )
     if phase == "connect":
-        return AuthError("Exchange Online refused the app-only sign-in.", detail=detail)
+        cause = signin_cause(f"{fatal.get('type')}: {fatal.get('message')}")
+        message = "Exchange Online refused the app-only sign-in"
+        return AuthError(f"{message}: {cause}." if cause else f"{message}.", detail=detail)
     return Unavailable("Exchange Online failed while reading the organisation.", detail=detail)

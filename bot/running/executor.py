@@ -155,7 +155,7 @@ class Executor:
     ) -> list[TargetRecord]:
         try:
             provider = self.tenants.provider(tenant)
-            return [_record(r) for r in provider.apply(verb, list(targets))]
+            results = provider.apply(verb, list(targets))
         except Exception:
             log.exception("provider failed unexpectedly on request %s", request_id)
             return [
@@ -167,6 +167,25 @@ class Executor:
                 )
                 for t in targets
             ]
+        _log_failures(request_id, verb, results)
+        return [_record(r) for r in results]
+
+
+def _log_failures(request_id: int, verb: Verb, results: Sequence[TargetResult]) -> None:
+    """One line per failed target with the back end's own reason (already scrubbed of
+    secrets by the provider wrapper), so the cause is in the log and not only in Slack."""
+    for result in results:
+        if result.error is None:
+            continue
+        log.warning(
+            "request %s: %s %s failed (%s): %s; cause: %s",
+            request_id,
+            verb.value,
+            result.target.key(),
+            result.error.kind,
+            result.message,
+            result.error.detail or "none given",
+        )
 
 
 def _record(result: TargetResult) -> TargetRecord:

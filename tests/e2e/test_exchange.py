@@ -69,3 +69,30 @@ def test_status_and_unknown_mailbox(bot: Bot) -> None:
     assert "Nothing was requested" in reply.args["text"]
     response, _ = bot.sender.command("hold contoso legacy@contoso.example", user=REQUESTER)
     assert "cannot hold" in response.json()["text"]
+
+
+def test_a_sign_in_failure_keeps_its_cause_in_slack_the_log_and_the_audit_trail(
+    bot: Bot,
+) -> None:
+    org = bot.exchange.org
+    org.add_mailbox("scanner@contoso.example", disabled=False)
+    request_id, ts = _exchange_request(bot, "disable contoso scanner@contoso.example")
+    saved = set(org.host_thumbprints)
+    org.host_thumbprints.clear()  # the certificate left the host's store meanwhile
+    try:
+        _approve(bot, request_id, ts, APPROVER)
+        _wait_status(bot, request_id, "failed", timeout=30)
+    finally:
+        org.host_thumbprints |= saved
+    result = bot.slack.wait_for_call("chat.postMessage", lambda c: c.args.get("thread_ts") == ts)
+    assert (
+        "Exchange Online refused the app-only sign-in: the certificate with "
+        "`certificate_thumbprint` is not in the Windows host's certificate store"
+    ) in result.args["text"]
+    host_reason = "No certificate with thumbprint 0123456789ABCDEF0123456789ABCDEF01234567"
+    assert host_reason in bot.log()
+    details = bot.query(
+        f"SELECT detail FROM audit_event WHERE request_id = {request_id} AND detail LIKE "
+        f"'%{host_reason}%'"
+    )
+    assert details, "the host's reason is not in the audit trail"

@@ -92,6 +92,9 @@ class FakeExchangeOrg:
         self.mailboxes: list[FakeMailbox] = []
         self.sticky: set[str] = set()
         self.module_missing = False
+        # the Windows host's certificate store, and the app's side in Entra ID
+        self.host_thumbprints: set[str] = {thumbprint}
+        self.consented = True
         self.calls = ExchangeCalls()
         self.lock = threading.Lock()
         self._index: dict[str, list[FakeMailbox]] = {}
@@ -138,15 +141,37 @@ class FakeExchangeOrg:
                 "System.Management.Automation.CommandNotFoundException",
                 "The term 'Connect-ExchangeOnline' is not recognized as the name of a cmdlet.",
             )
-        expected = {
-            "Organization": self.organization,
-            "AppId": self.app_id,
-            "CertificateThumbprint": self.thumbprint,
-        }
-        if params != expected:
+        # in the order the module and Entra ID meet them: the host's store, then the tenant,
+        # the app, its certificate, its consent
+        thumbprint = params.get("CertificateThumbprint", "")
+        if thumbprint not in self.host_thumbprints:
+            raise PSError(
+                "System.Management.Automation.RuntimeException",
+                f"No certificate with thumbprint {thumbprint} was found in the certificate "
+                "store (CurrentUser\\My or LocalMachine\\My).",
+            )
+        if params.get("Organization") != self.organization:
+            raise PSError(
+                "Microsoft.Identity.Client.MsalServiceException",
+                f"AADSTS90002: Tenant '{params.get('Organization')}' not found. Check to make "
+                "sure you have the correct tenant ID and are signing into the correct cloud.",
+            )
+        if params.get("AppId") != self.app_id:
+            raise PSError(
+                "Microsoft.Identity.Client.MsalServiceException",
+                f"AADSTS700016: Application with identifier '{params.get('AppId')}' was not "
+                f"found in the directory '{self.organization}'.",
+            )
+        if thumbprint != self.thumbprint:
             raise PSError(
                 "Microsoft.Identity.Client.MsalServiceException",
                 "AADSTS700027: Client assertion contains an invalid signature.",
+            )
+        if not self.consented:
+            raise PSError(
+                "Microsoft.Identity.Client.MsalUiRequiredException",
+                "AADSTS65001: The user or administrator has not consented to use the "
+                "application with ID '" + self.app_id + "'.",
             )
         self.calls.connects += 1
 

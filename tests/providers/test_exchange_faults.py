@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -155,9 +155,54 @@ def test_connect_failure_is_auth_error_for_every_target(
     fault_org.thumbprint = "F" * 40  # the app's certificate was rotated on the tenant side
     results = provider.status([BOB, Target.tenant()])
     assert all(isinstance(r.error, AuthError) for r in results)
-    assert results[0].message == "Exchange Online refused the app-only sign-in."
+    assert results[0].message == (
+        "Exchange Online refused the app-only sign-in: the certificate is not registered on "
+        "the app: upload its public key to the app registration (Certificates & secrets)."
+    )
     assert "MsalServiceException" in results[0].error.detail  # type: ignore[union-attr]
     assert fault_org.calls.connects == 0 and fault_org.calls.disconnects == 0
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause", "host_reason"),
+    [
+        (
+            lambda org: org.host_thumbprints.clear(),
+            "the certificate with `certificate_thumbprint` is not in the Windows host's "
+            "certificate store",
+            "No certificate with thumbprint 0123456789ABCDEF0123456789ABCDEF01234567 was found",
+        ),
+        (
+            lambda org: setattr(org, "app_id", "99999999-2222-3333-4444-555555555555"),
+            "the tenant does not know the app: check `app_id`",
+            "AADSTS700016",
+        ),
+        (
+            lambda org: setattr(org, "consented", False),
+            "admin consent is missing: grant Exchange.ManageAsApp admin consent on the app",
+            "AADSTS65001",
+        ),
+        (
+            lambda org: setattr(org, "organization", "other.onmicrosoft.com"),
+            "Microsoft does not know the organisation: check `organization`",
+            "AADSTS90002",
+        ),
+    ],
+    ids=["certificate-not-on-host", "app-unknown", "consent-missing", "org-wrong"],
+)
+def test_a_failed_sign_in_is_worded_by_its_cause_and_keeps_the_hosts_reason(
+    fault_host: FakeWinRMHost,
+    fault_org: FakeExchangeOrg,
+    fault: Callable[[FakeExchangeOrg], None],
+    cause: str,
+    host_reason: str,
+) -> None:
+    provider = provider_for(fault_host)  # configured as the org was set up
+    fault(fault_org)  # then the host or the tenant differs from that configuration
+    (result,) = provider.status([BOB])
+    assert isinstance(result.error, AuthError)
+    assert result.message.startswith(f"Exchange Online refused the app-only sign-in: {cause}")
+    assert host_reason in (result.error.detail or "")
 
 
 def test_missing_module_is_unavailable(
