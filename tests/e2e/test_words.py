@@ -125,3 +125,55 @@ def test_approver_dm_names_channel_and_time_when_slack_gives_no_permalink(bot: B
     assert f"<!date^{int(float(ts))}^" in text
     bot.sender.press("smtp_approve", str(request_id), user=GROUPIE, channel="C0GRP", message_ts=ts)
     _wait_status(bot, request_id, "succeeded")
+
+
+def _result_post(bot: Bot, ts: str) -> str:
+    post = bot.slack.wait_for_call("chat.postMessage", lambda c: c.args.get("thread_ts") == ts)
+    return post.args["text"]
+
+
+def test_a_partial_failure_lists_what_changed_and_what_did_not(bot: Bot) -> None:
+    bot.whm.add_account("words5", "words-five.test")
+    bot.whm.add_mailbox("one@words-five.test")
+    bot.whm.add_mailbox("two@words-five.test")
+    request_id, channel, ts = _request(bot, "disable acme one@words-five.test two@words-five.test")
+    bot.whm.fail_next("Email::suspend_outgoing", "uapi_status0")  # refused: state unchanged
+    bot.sender.press("smtp_approve", str(request_id), user=APPROVER, channel=channel, message_ts=ts)
+    _wait_status(bot, request_id, "failed")
+    states = {
+        m: bot.whm.mailbox_state(f"{m}@words-five.test")["suspended_outgoing"]
+        for m in ("one", "two")
+    }
+    assert sorted(states.values()) == [0, 1]
+    changed = next(f"{m}@words-five.test" for m, v in states.items() if v == 1)
+    refused = next(f"{m}@words-five.test" for m, v in states.items() if v == 0)
+    text = _result_post(bot, ts)
+    assert f"Not changed: `{refused}`. Changed: `{changed}`." in text
+    line = next(line for line in text.splitlines()[1:] if line.startswith(":x:"))
+    assert refused in line and "Simulated UAPI failure" in line
+    assert line.endswith(
+        "; nothing was changed on this target; the back end refused it for the reason "
+        "quoted; request again once that is resolved"
+    )
+
+
+def test_a_back_end_that_did_not_answer_says_to_check_and_request_again(bot: Bot) -> None:
+    bot.whm.add_account("words6", "words-six.test")
+    bot.whm.add_mailbox("a@words-six.test")
+    request_id, channel, ts = _request(bot, "disable acme a@words-six.test")
+    bot.whm.fail_next("getdomainowner", "http503", count=4)  # the first try and 3 retries
+    try:
+        bot.sender.press(
+            "smtp_approve", str(request_id), user=APPROVER, channel=channel, message_ts=ts
+        )
+        _wait_status(bot, request_id, "failed", timeout=30)
+    finally:
+        bot.whm._faults["getdomainowner"].clear()
+    text = _result_post(bot, ts)
+    line = next(line for line in text.splitlines()[1:] if line.startswith(":x:"))
+    assert "answered HTTP 503 to getdomainowner" in line
+    assert line.endswith(
+        "; it may or may not have changed: check with `/smtp status acme a@words-six.test`; "
+        "request again when the back end answers (repeating the change is safe)"
+    )
+    assert "Unknown (check their status): `a@words-six.test`." in text
