@@ -22,6 +22,7 @@ from approvals.models import (
 )
 from approvals.policy import TenantPolicy
 from approvals.states import move
+from approvals.wording import no_longer_pending
 from approvals.workflow_base import (
     EXECUTE,
     SYSTEM_ACTOR,
@@ -78,7 +79,9 @@ class Decisions(Part):
                     )
                     self.jobs.enqueue(s, kind=EXECUTE, request_id=request_id)
                 s.flush()
-                outcome = ApproveOutcome(self._view(s, request), approved_now)
+                outcome = ApproveOutcome(
+                    self._view(s, request), approved_now, repeated=already is not None
+                )
         if error is not None:
             raise error
         if outcome.approved_now:
@@ -154,7 +157,7 @@ class Decisions(Part):
         (the UI uses it to refuse before opening a dialog; approve/deny check again)."""
         if view.status is not RequestStatus.PENDING:
             return InvalidTransition(
-                f"Request #{view.id} is already {view.status.value}.", status=view.status.value
+                no_longer_pending(view.id, view.status), status=view.status.value
             )
         if actor == view.request.requester:
             return SelfApproval("You cannot approve or deny your own request.")
@@ -179,7 +182,7 @@ class Decisions(Part):
                 detail={"reason": "not_pending", "status": request.status},
             )
             return InvalidTransition(
-                f"Request #{request_id} is already {request.status}.", status=request.status
+                no_longer_pending(request_id, request.status), status=request.status
             )
         return request
 

@@ -87,6 +87,7 @@ class Execution(Part):
                 continue
             row.outcome = TargetOutcome.FAILED.value
             row.message = f"skipped: #{later} changed it later"
+            row.state = json.dumps({"error_kind": "skipped", "later_request": later})
             s.add(row)
             audit.record(
                 s,
@@ -210,7 +211,7 @@ class Execution(Part):
             row = targets[record.target]
             row.outcome = (TargetOutcome.SUCCEEDED if record.ok else TargetOutcome.FAILED).value
             row.message = record.message[:2000]
-            row.state = json.dumps(record.state, sort_keys=True) if record.state else None
+            row.state = _stored_state(record)
             s.add(row)
             detail: dict[str, object] = {"message": record.message}
             if record.error:
@@ -279,3 +280,13 @@ class Execution(Part):
                 query = query.where(ChangeRequest.tenant == tenant)
             rows = s.exec(query.order_by(col(ChangeRequest.revert_at))).all()
             return [self._view(s, r) for r in rows]
+
+
+def _stored_state(record: TargetRecord) -> str | None:
+    """The verified facts of a target; for a failure without any, the error's kind (which
+    says whether the back end can have changed it: a refusal cannot, a timeout may)."""
+    if record.state:
+        return json.dumps(record.state, sort_keys=True)
+    if not record.ok and record.error and record.error.get("kind"):
+        return json.dumps({"error_kind": record.error["kind"]})
+    return None

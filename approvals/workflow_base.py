@@ -61,10 +61,17 @@ class RequestView:
 
 @dataclass(frozen=True, slots=True)
 class ApproveOutcome:
-    """What an approval did: ``approved_now`` is True for exactly one caller per request."""
+    """What an approval did: ``approved_now`` is True for exactly one caller per request;
+    ``repeated``: the actor had already approved, so nothing was counted this time."""
 
     view: RequestView
     approved_now: bool
+    repeated: bool = False
+
+    @property
+    def missing(self) -> int:
+        """How many more distinct approvals the request still needs."""
+        return max(self.view.request.approvals_required - len(self.view.approvers), 0)
 
 
 @dataclass(frozen=True, slots=True)

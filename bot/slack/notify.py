@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from approvals import RequestView
 from bot.slack.membership import SlackMembership
+from bot.slack.places import message_place
 from bot.slack.views import summary_line, when
 
 __all__ = ["ApproverNotifier"]
@@ -62,6 +63,7 @@ class ApproverNotifier:
     def permalink(self, channel: str, ts: str) -> str:
         """A link to the message ``ts`` in ``channel`` (or where it is, if Slack says no)."""
         try:
-            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+            link = self.client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
         except (SlackApiError, OSError):
-            return f"(card in <#{channel}>)"
+            link = None
+        return str(link) if link else message_place(channel, ts)

@@ -6,6 +6,7 @@ import logging
 
 from approvals import RequestView, WorkflowError
 from bot.slack.context import SlackContext
+from bot.slack.replies import repeated_approval
 from bot.slack.task import Press
 from bot.slack.views import deny_modal, escape, mention
 
@@ -38,6 +39,9 @@ def approve(rt: SlackContext, press: Press, *, retry: bool = False) -> None:
     except WorkflowError as exc:
         if not (retry and _approved_by(rt, press)):
             tell(rt, press, f":no_entry: {exc}")
+        return
+    if outcome.repeated and not retry:
+        tell(rt, press, repeated_approval(outcome))
         return
     rt.cards.update(outcome.view)  # the execute job is queued; a worker picks it up at once
     if press.from_home:

@@ -1,4 +1,4 @@
-"""Text for ``/smtp list`` and ``/smtp history``."""
+"""Text for ``/smtp list`` (``/smtp history`` is in ``bot.slack.history``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from approvals import RequestView
-from approvals.models import AuditEvent, utcnow
-from bot.slack.views import escape, mention, summary_line, when
+from approvals.models import utcnow
+from bot.slack.views import escape, summary_line, when
 
-__all__ = ["age", "history_text", "pending_text"]
+__all__ = ["age", "pending_text"]
 
 
 def age(since: datetime, now: datetime | None = None) -> str:
@@ -42,17 +42,4 @@ def pending_text(
                 f"• {summary_line(view)}: {view.request.revert_verb} at "
                 f"{when(view.request.revert_at)}"
             )
-    return "\n".join(lines)[:3900]
-
-
-def history_text(events: Sequence[AuditEvent], tenant: str, target: str | None) -> str:
-    about = f"`{escape(tenant)}`" + (f", `{escape(target)}`" if target else "")
-    if not events:
-        return f"No history for {about}."
-    lines = [f"*History of {about}, newest first:*"]
-    for event in events:
-        request = f" #{event.request_id}" if event.request_id else ""
-        what = f" `{escape(event.target)}`" if event.target else ""
-        when = f"{event.at:%Y-%m-%d %H:%M:%S}Z"
-        lines.append(f"• {when} {event.event}{request}{what} by {mention(event.actor)}")
     return "\n".join(lines)[:3900]

@@ -15,8 +15,9 @@ from bot.commands.reachable import check_reachable
 from bot.errors import CommandError
 from bot.slack import presses
 from bot.slack.context import SlackContext
+from bot.slack.history import history_text, requests_of
 from bot.slack.http_client import Responder
-from bot.slack.reports import history_text, pending_text
+from bot.slack.reports import pending_text
 from bot.slack.views import escape
 from providers.targets import Target
 
@@ -53,7 +54,8 @@ def run(
     elif isinstance(parsed, grammar.History):
         target = parsed.target.key() if parsed.target else None
         events = rt.workflow.history(tenant=parsed.tenant, target=target, limit=parsed.limit)
-        respond(response_type="ephemeral", text=history_text(events, parsed.tenant, target))
+        about = requests_of(rt.workflow, events)
+        respond(response_type="ephemeral", text=history_text(events, parsed.tenant, target, about))
     elif isinstance(parsed, grammar.Cancel):
         try:
             presses.cancel(rt, actor, parsed.request_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
+from bot.slack.aftermath import change_summary, next_step
 
 __all__ = [
     "APPROVE_ACTION",
@@ -229,11 +230,14 @@ def result_text(view: RequestView, failures_first: bool = True) -> str:
         f"{_STATUS_LINE[view.status]}: request #{view.id}, {view.request.verb} on "
         f"`{escape(view.request.tenant)}`: {len(ok)} succeeded, {len(failed)} failed."
     )
+    summary = change_summary(view)
+    head += f"\n{summary}" if summary else ""
     ordered = (failed + ok) if failures_first else list(targets)
     lines = []
     for t in ordered[:_SHOWN_RESULTS]:
         mark = ":white_check_mark:" if t.outcome == TargetOutcome.SUCCEEDED.value else ":x:"
-        lines.append(f"{mark} {_target_label(t.target)}: {escape(t.message or '')}")
+        line = f"{mark} {_target_label(t.target)}: {escape(t.message or '')}"
+        lines.append(line if mark == ":white_check_mark:" else f"{line}; {next_step(view, t)}")
     if len(ordered) > _SHOWN_RESULTS:
         lines.append(
             f"… and {len(ordered) - _SHOWN_RESULTS} more "

@@ -330,7 +330,7 @@ def test_deny_with_reason_updates_card_and_closes_the_request(cli: Cli) -> None:
     assert (event, actor, json.loads(detail)) == ("denied", "cli:bob", {"note": "false alarm"})
 
     again = cli.run("approve", str(request_id), user="carol")
-    assert again.code == 3 and "already denied" in again.err
+    assert again.code == 3 and "has already been denied" in again.err
     assert cli.whm.mailbox_state(SPAMMER)["suspended_outgoing"] == 0
 
 

@@ -78,7 +78,7 @@ def test_cancel_by_button_and_by_command(bot: Bot) -> None:
     second, _, _ = _request(bot, "disable acme c@cancel-one.test")
     assert "cancelled" in _reply(bot, f"cancel {second}")
     assert _status(bot, second) == "cancelled"
-    assert "already cancelled" in _reply(bot, f"cancel {second}")
+    assert f"#{second} has already been cancelled." in _reply(bot, f"cancel {second}")
 
 
 def test_expiry_updates_the_card(bot: Bot) -> None:

@@ -53,6 +53,7 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.permalinks = True  # False: chat.getPermalink answers ok without a permalink
         self._failures: dict[str, list[_Failure]] = {}
         self._holds: dict[str, threading.Event] = {}
         self.connections = 0  # TCP connections accepted: a client that keeps them alive opens few
@@ -210,6 +211,8 @@ class FakeSlack:
                 channel, ts = str(args.get("channel")), str(args.get("message_ts"))
                 if (channel, ts) not in self.messages:
                     return {"ok": False, "error": "message_not_found"}
+                if not self.permalinks:
+                    return {"ok": True, "channel": channel}
                 link = f"https://test.example/archives/{channel}/p{ts.replace('.', '')}"
                 return {"ok": True, "channel": channel, "permalink": link}
             if method == "usergroups.users.list":
