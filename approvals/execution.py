@@ -288,5 +288,9 @@ def _stored_state(record: TargetRecord) -> str | None:
     if record.state:
         return json.dumps(record.state, sort_keys=True)
     if not record.ok and record.error and record.error.get("kind"):
-        return json.dumps({"error_kind": record.error["kind"]})
+        stored: dict[str, object] = {"error_kind": record.error["kind"]}
+        if record.error.get("before_change"):
+            stored["before_change"] = True  # failed before any changing call: unchanged
+            stored["backend"] = record.error.get("backend")
+        return json.dumps(stored)
     return None

@@ -14,7 +14,9 @@ The hierarchy, so callers can catch as narrowly as they need::
     └── VerificationFailed        the change was accepted but the read-back disagrees
 
 Every error carries ``user_message``: one line that is safe to show a person (no secret, no
-raw body), and ``detail``: extra context for the audit trail (also free of secrets).
+raw body), ``detail``: extra context for the audit trail (also free of secrets), and
+``before_change``: True when it was raised before any changing call was sent (resolving the
+target, signing in), so the back end is known to be unchanged.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ class ProviderError(Exception):
     kind = "error"
     retryable = False
 
-    def __init__(self, user_message: str, *, detail: str = "") -> None:
+    def __init__(self, user_message: str, *, detail: str = "", before_change: bool = False) -> None:
         super().__init__(user_message)
         self.user_message = user_message
         self.detail = detail
+        self.before_change = before_change
 
 
 class InvalidTarget(ProviderError):

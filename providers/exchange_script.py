@@ -238,5 +238,6 @@ def classify_fatal(fatal: Mapping[str, object]) -> ProviderError:
     if phase == "connect":
         cause = signin_cause(f"{fatal.get('type')}: {fatal.get('message')}")
         message = "Exchange Online refused the app-only sign-in"
-        return AuthError(f"{message}: {cause}." if cause else f"{message}.", detail=detail)
+        text = f"{message}: {cause}." if cause else f"{message}."
+        return AuthError(text, detail=detail, before_change=True)  # nothing ran
     return Unavailable("Exchange Online failed while reading the organisation.", detail=detail)

@@ -227,7 +227,11 @@ class WhmProvider:
 
     def _apply(self, verb: Verb, target: Target, owners: _Owners) -> TargetResult:
         self._require(target, verb)
-        plan, change, fact, expected = self._plan(verb, target, owners)
+        try:
+            plan, change, fact, expected = self._plan(verb, target, owners)
+        except ProviderError as exc:
+            exc.before_change = True  # resolving the target (getdomainowner, …) changes nothing
+            raise
         if self._settings.dry_run:
             return TargetResult(target, state=self._read(target, owners), planned=(plan,))
         change()

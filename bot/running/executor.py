@@ -168,7 +168,8 @@ class Executor:
                 for t in targets
             ]
         _log_failures(request_id, verb, results)
-        return [_record(r) for r in results]
+        backend = _BACKENDS.get(getattr(provider, "kind", ""), "the back end")
+        return [_record(r, backend) for r in results]
 
 
 def _log_failures(request_id: int, verb: Verb, results: Sequence[TargetResult]) -> None:
@@ -188,11 +189,17 @@ def _log_failures(request_id: int, verb: Verb, results: Sequence[TargetResult]) 
         )
 
 
-def _record(result: TargetResult) -> TargetRecord:
+_BACKENDS = {"whm": "WHM", "exchange": "Exchange Online"}  # as the result text names them
+
+
+def _record(result: TargetResult, backend: str = "the back end") -> TargetRecord:
     state = dict(result.state.facts) if result.state is not None else None
     error = None
     if result.error is not None:
-        error = {"kind": result.error.kind, "detail": result.error.detail}
+        error: dict[str, object] = {"kind": result.error.kind, "detail": result.error.detail}
+        if result.error.before_change:
+            error["before_change"] = True
+            error["backend"] = backend
     if result.planned:
         state = {**(state or {}), "dry_run_planned": list(result.planned)}
     return TargetRecord(

@@ -59,14 +59,21 @@ def change_of(target: RequestTarget) -> Change:
         return Change.UNCHANGED if "dry_run_planned" in facts else Change.CHANGED
     if target.outcome == TargetOutcome.PENDING.value:
         return Change.UNCHANGED  # never attempted
-    return Change.UNCHANGED if facts.get("error_kind") in _NOTHING_DONE else Change.UNKNOWN
+    if facts.get("before_change") or facts.get("error_kind") in _NOTHING_DONE:
+        return Change.UNCHANGED
+    return Change.UNKNOWN
 
 
 def next_step(view: RequestView, target: RequestTarget) -> str:
     """For a target that did not succeed: whether it changed, and what to do now."""
     kind = str(_facts(target).get("error_kind") or "")
     if change_of(target) is Change.UNCHANGED:
-        return f"nothing was changed on this target; {_NOTHING_DONE.get(kind, 'request again')}"
+        facts = _facts(target)
+        if facts.get("before_change") and kind in _MAYBE_DONE:  # it never got to the change
+            backend = str(facts.get("backend") or "the back end")
+            return f"nothing was changed on this target; request again when {backend} answers"
+        advice = _NOTHING_DONE.get(kind, "request again")
+        return f"nothing was changed on this target; {advice}"
     check = f"`/smtp status {_escape(view.request.tenant)} {_escape(target.target)}`"
     advice = _MAYBE_DONE.get(kind, "see the bot's log")
     return f"it may or may not have changed: check with {check}; {advice}"

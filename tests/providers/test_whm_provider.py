@@ -349,3 +349,17 @@ def test_bulk_runs_in_parallel_within_max_concurrency(make_whm: Callable[..., Wh
     assert fake.max_in_flight == 4
     sequential = len(fake.calls) * 0.05
     assert elapsed < sequential / 2, (elapsed, sequential)
+
+
+def test_a_failure_before_the_change_call_says_the_back_end_is_unchanged(
+    fake_whm: FakeWhm, whm: WhmProvider
+) -> None:
+    fake_whm.add_account("early1", "early.test")
+    fake_whm.add_mailbox("a@early.test")
+    fake_whm.add_mailbox("b@early.test")
+    fake_whm.fail_next("getdomainowner", "http503", 4)  # the first try and every retry
+    (resolving,) = whm.apply(Verb.DISABLE, [Target.parse("a@early.test")])
+    assert resolving.error is not None and resolving.error.before_change is True
+    fake_whm.fail_next("Email::suspend_outgoing", "http503", 4)
+    (changing,) = whm.apply(Verb.DISABLE, [Target.parse("b@early.test")])
+    assert changing.error is not None and changing.error.before_change is False
