@@ -17,7 +17,9 @@ __all__ = ["bind_listener"]
 def bind_listener(host: str, port: int) -> socket.socket:
     """A bound, listening TCP socket on ``host:port``; StartupError says why there is none."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections whose
+    # socket says TCP, and with Nagle on every small answer waited ~40 ms for a delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
