@@ -8,7 +8,6 @@ one consistent snapshot that on SQLite does not wait for, nor hold up, a writer.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import resources
@@ -20,6 +19,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
+
+from approvals.writelock import WriteLock
 
 __all__ = ["Database", "normalise_url"]
 
@@ -60,6 +61,15 @@ def _sqlite_engine(url: str, busy_timeout_s: float) -> sa.Engine:
     return engine
 
 
+def _sqlite_lock_path(engine: sa.Engine) -> str | None:
+    """The file whose ``flock`` queues writers of this SQLite database, beside it; None for
+    an in-memory database (one process only)."""
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return f"{path}-writer.lock"
+
+
 class Database:
     """One database: an engine plus the helpers the workflow needs."""
 
@@ -87,12 +97,10 @@ class Database:
                 connect_args=connect_args or {},
             )
         self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
-        # SQLite has one writer at a time. Threads of this process queue here, in order,
-        # instead of in SQLite's busy handler, whose back-off sleeps (up to 100 ms a try)
-        # made the tail of concurrent writes 100x their median. Re-entrant: a nested write
-        # in one thread behaves as before. Other processes still meet the busy timeout.
+        # SQLite has one writer at a time: writers queue on a lock, across threads and
+        # processes (approvals.writelock), not in SQLite's sleeping busy handler.
         self._write_lock: AbstractContextManager[object] = (
-            threading.RLock() if self.is_sqlite else nullcontext()
+            WriteLock(_sqlite_lock_path(self.engine)) if self.is_sqlite else nullcontext()
         )
 
     @property
@@ -147,3 +155,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._write_lock, WriteLock):
+            self._write_lock.close()
