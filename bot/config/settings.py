@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     worker_poll_s: float = Field(default=30.0, gt=0, le=3600, alias="SMTP_BOT_WORKER_POLL")
     intake_poll_s: float = Field(default=2.0, gt=0, le=600, alias="SMTP_BOT_INTAKE_POLL")
     background_threads: int = Field(default=32, ge=1, le=256, alias="SMTP_BOT_BACKGROUND_THREADS")
-    worker_nice: int = Field(default=0, ge=0, le=19, alias="SMTP_BOT_WORKER_NICE")
+    worker_nice: int = Field(default=10, ge=0, le=19, alias="SMTP_BOT_WORKER_NICE")
     job_lease_s: float = Field(default=30.0, ge=1, le=3600, alias="SMTP_BOT_JOB_LEASE")
     housekeeping_interval_s: float = Field(
         default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"
