@@ -18,6 +18,7 @@ from bot.slack.context import SlackContext
 from bot.slack.history import history_text, requests_of
 from bot.slack.http_client import Responder
 from bot.slack.reports import pending_text
+from bot.slack.slack_errors import classify
 from bot.slack.views import escape
 from providers.targets import Target
 
@@ -168,16 +169,21 @@ def _post_card(
     try:
         rt.cards.post(view, channel)
     except Exception as exc:
-        error = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error")
-        log.warning("could not post card for request %s: %s", view.id, error or exc)
-        respond(
-            response_type="ephemeral",
-            text=(
+        failure = classify(exc)
+        log.warning("could not post card for request %s: %s", view.id, failure.error)
+        if not failure.permanent:  # Slack may yet have posted it: the housekeeper finds it
+            text = (
+                f":hourglass: Request #{view.id} is stored. Slack did not answer when its "
+                f"approval card was posted in <#{channel}> ({failure.error}); the bot finds "
+                "the card or posts it again within a few minutes, without a new request."
+            )
+        else:
+            text = (
                 f":warning: Request #{view.id} is stored, but its approval card could not be "
-                f"posted in <#{channel}> ({error or 'Slack error'}). Invite the bot there, or "
+                f"posted in <#{channel}> ({failure.error}). Invite the bot there, or "
                 "approve it with the CLI. It expires if nobody decides."
-            ),
-        )
+            )
+        respond(response_type="ephemeral", text=text)
         return
     _say_waiting(view, channel, respond)
     if notify:
