@@ -13,8 +13,11 @@ from approvals.jobs import JobQueue
 from approvals.models import ChangeRequest, Job, JobState, RequestTarget, TargetOutcome
 from approvals.workflow_base import REVERT, SYSTEM_ACTOR
 
-__all__ = ["cancel_moot_reverts", "superseded_by", "superseded_many"]
+__all__ = ["LEAVES_STATE", "cancel_moot_reverts", "superseded_by", "superseded_many"]
 
+# Verbs that act on a target without setting its restriction (deleting its queued mail):
+# never "a later change" that ends or overrides a timed restriction.
+LEAVES_STATE = ("purge",)
 _CHUNK = 500  # targets per IN list (well below every driver's parameter limit)
 
 
@@ -26,6 +29,7 @@ def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None
         .where(
             ChangeRequest.tenant == request.tenant,
             col(ChangeRequest.id) > request.id,
+            col(ChangeRequest.verb).not_in(LEAVES_STATE),
             RequestTarget.target == target,
             RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
         )
@@ -46,6 +50,7 @@ def superseded_many(s: Session, request: ChangeRequest, targets: Sequence[str]) 
             .where(
                 ChangeRequest.tenant == request.tenant,
                 col(ChangeRequest.id) > request.id,
+                col(ChangeRequest.verb).not_in(LEAVES_STATE),
                 col(RequestTarget.target).in_(chunk),
                 RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
             )
@@ -69,7 +74,7 @@ def cancel_moot_reverts(
     s: Session, jobs: JobQueue, request: ChangeRequest, changed: Sequence[str]
 ) -> None:
     """Cancel queued reverts of earlier requests whose every target this one superseded."""
-    if not changed:
+    if not changed or request.verb in LEAVES_STATE:
         return
     # Start from the few queued reverts (a partial index holds only those), not from the
     # requests: this runs after every execution, however large the tables grow.

@@ -33,9 +33,13 @@ class Verb(StrEnum):
     RELEASE = "release"
     RESET = "reset"
     STATUS = "status"
+    PURGE = "purge"  # delete the target's queued outgoing mail (WHM); cannot be undone
+    QUEUE = "queue"  # read the mail queue (WHM); read-only
 
 
-CHANGE_VERBS = frozenset({Verb.DISABLE, Verb.ENABLE, Verb.HOLD, Verb.RELEASE, Verb.RESET})
+CHANGE_VERBS = frozenset(
+    {Verb.DISABLE, Verb.ENABLE, Verb.HOLD, Verb.RELEASE, Verb.RESET, Verb.PURGE}
+)
 
 _MAX_ADDRESS = 254
 _LOCAL_RE = re.compile(r"^[A-Za-z0-9!#%+_=^~-]+(?:\.[A-Za-z0-9!#%+_=^~-]+)*$")

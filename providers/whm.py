@@ -22,7 +22,7 @@ from types import TracebackType
 
 import httpx
 
-from providers import deadline
+from providers import deadline, whm_queue
 from providers.base import TargetResult, TargetState
 from providers.errors import (
     InvalidTarget,
@@ -60,6 +60,7 @@ _TENANT_VALUES = {Verb.DISABLE: 1, Verb.ENABLE: 0}
 _CAPABILITIES = frozenset(
     {(Scope.TENANT, v) for v in (*_TENANT_VALUES, Verb.STATUS)}
     | {(s, v) for s in (Scope.ACCOUNT, Scope.MAILBOX) for v in (*_ACCOUNT_CALLS, Verb.STATUS)}
+    | whm_queue.CAPABILITIES
 )
 
 
@@ -141,6 +142,7 @@ class WhmProvider:
             transport=transport,
         )
         self._pool = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="whm")
+        self.purge_settings = whm_queue.PurgeSettings(dry_run=settings.dry_run)
 
     def __repr__(self) -> str:
         return f"WhmProvider(url={self._settings.url!r}, dry_run={self._settings.dry_run})"
@@ -176,7 +178,14 @@ class WhmProvider:
     def apply(self, verb: Verb, targets: Sequence[Target]) -> list[TargetResult]:
         if verb is Verb.STATUS:
             return self.status(targets)
+        if verb is Verb.PURGE:  # queue clean-up: providers/whm_queue.py
+            purge = partial(whm_queue.purge, self._client, self.purge_settings)
+            return self._each(targets, lambda t, owners: purge(t, owners.owner))
         return self._each(targets, partial(self._apply, verb))
+
+    def queue(self, target: Target | None) -> whm_queue.QueueReport:
+        """Exim's queue, and the target's part of it (``/smtp queue``)."""
+        return whm_queue.report(self._client, target, _Owners(self._client).owner)
 
     # -- per-request fan-out ---------------------------------------------------------------
 

@@ -23,6 +23,7 @@ __all__ = [
     "Help",
     "History",
     "ListRequests",
+    "Queue",
     "Status",
     "VERBS",
     "normalise",
@@ -45,6 +46,8 @@ VERBS = (
     "list",
     "history",
     "cancel",
+    "queue",
+    "purge",
 )
 
 
@@ -73,6 +76,14 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class Queue:
+    """``/smtp queue``: read Exim's queue (WHM), and one target's part of it."""
+
+    tenant: str
+    target: Target | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ListRequests:
     tenant: str | None = None
 
@@ -89,7 +100,7 @@ class Cancel:
     request_id: int
 
 
-Command = Help | Change | Status | ListRequests | History | Cancel
+Command = Help | Change | Status | Queue | ListRequests | History | Cancel
 
 _REPLACEMENTS = {
     "\u201c": '"',
@@ -199,6 +210,8 @@ def parse(text: str) -> Command:
         raise UsageError(f"{verb} takes no --reason.", verb=verb)
     if "limit" in options and verb != "history":
         raise UsageError("--limit only goes with history.", verb=verb)
+    if "for" in options and verb == Verb.PURGE:
+        raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
         raise UsageError("--for only goes with disable or hold.", verb=verb)
 
@@ -222,6 +235,12 @@ def parse(text: str) -> Command:
     targets = _targets(positional[1:], verb)
     if verb == Verb.STATUS:
         return Status(tenant, targets or (Target.tenant(),))
+    if verb == Verb.QUEUE:
+        if len(targets) > 1:
+            raise UsageError("queue takes a tenant and at most one target.", verb=verb)
+        return Queue(tenant, targets[0] if targets else None)
+    if verb == Verb.PURGE and not targets:
+        raise UsageError("purge needs a target: a mailbox or account:NAME.", verb=verb)
     duration = None
     if "for" in options:
         try:

@@ -32,6 +32,15 @@ USAGE: dict[str, tuple[str, str]] = {
         "/smtp status <tenant> [target …]",
         "Show the live state, read from the back end. Needs no approval.",
     ),
+    "queue": (
+        "/smtp queue <tenant> [target]",
+        "Exim's mail queue (WHM): messages, frozen, oldest, size; with a target, that "
+        "sender's messages and their top recipient domains. Needs no approval.",
+    ),
+    "purge": (
+        "/smtp purge <tenant> <target …> [--reason TEXT]",
+        "Delete the targets' queued outgoing mail and held messages (WHM). This cannot be undone.",
+    ),
     "list": (
         "/smtp list [tenant]",
         "Pending requests and their age, and timed restrictions in force with their end.",
@@ -98,9 +107,9 @@ def help_text(
 
 def _example(verb: str, tenants: list[str]) -> str:
     tenant = tenants[0] if tenants else "acme"
-    if verb in ("disable", "enable", "hold", "release", "reset"):
+    if verb in ("disable", "enable", "hold", "release", "reset", "purge"):
         return f'/smtp {verb} {tenant} user@{tenant}.example --reason "spam outbreak"'
-    if verb in ("status", "history"):
+    if verb in ("status", "history", "queue"):
         return f"/smtp {verb} {tenant} user@{tenant}.example"
     if verb == "cancel":
         return "/smtp cancel 42"

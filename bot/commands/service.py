@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from approvals import RequestView, Workflow
 from approvals.limits import RequestLimit
-from bot.commands.grammar import Change, Status
+from bot.commands.grammar import Change, Queue, Status
 from bot.errors import CommandError
 from bot.tenants import TenantRegistry
 from providers import Provider, ProviderError, Scope, Target, TargetResult, Verb
+from providers.whm_queue import QueueReport
 
 __all__ = ["CommandService", "StatusReport"]
 
@@ -41,8 +42,14 @@ class CommandService:
         self.workflow = workflow
         self.tenants = tenants
 
-    def precheck(self, command: Change | Status) -> Provider:
+    def precheck(self, command: Change | Status | Queue) -> Provider:
         """Checks that need only the config (no network): fast enough to run before the ack."""
+        if isinstance(command, Queue):
+            provider = self.tenants.provider(command.tenant)
+            if (Scope.TENANT, Verb.QUEUE) not in provider.capabilities():
+                kind = self.tenants.get(command.tenant).provider
+                raise CommandError(f"{command.tenant} ({kind}) has no mail queue to read.")
+            return self._checked(command.tenant, Verb.QUEUE, [command.target or Target.tenant()])
         if isinstance(command, Change):
             return self._checked(command.tenant, command.verb, command.targets, command.revert_verb)
         return self._checked(command.tenant, Verb.STATUS, command.targets)
@@ -109,6 +116,14 @@ class CommandService:
         except ProviderError as exc:
             raise CommandError(f"Could not read the state: {exc.user_message}") from None
         return StatusReport(command.tenant, tuple(results))
+
+    def queue(self, command: Queue) -> QueueReport:
+        """Exim's queue read live (WHM), with the target's part when one is given."""
+        provider = self.precheck(command)
+        try:
+            return provider.queue(command.target)  # type: ignore[attr-defined]
+        except ProviderError as exc:
+            raise CommandError(f"Could not read the mail queue: {exc.user_message}") from None
 
 
 def _live_check(provider: Provider, targets: Sequence[Target]) -> list[TargetResult]:

@@ -228,6 +228,15 @@ class InstrumentedProvider:
     def apply(self, verb: Verb, targets: Sequence[Target]) -> list[TargetResult]:
         return self._timed(f"apply_{verb.value}", lambda t: self.inner.apply(verb, t), targets)
 
+    def queue(self, target: Target | None) -> object:
+        """The mail-queue read (WHM only: ``/smtp queue``), timed like the other reads."""
+        start = time.perf_counter()
+        try:
+            return self.inner.queue(target)  # type: ignore[attr-defined]
+        finally:
+            elapsed = time.perf_counter() - start
+            self._metrics.provider_seconds.labels(self.tenant, self.kind, "queue").observe(elapsed)
+
     def close(self) -> None:
         self.inner.close()
 

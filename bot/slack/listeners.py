@@ -96,6 +96,8 @@ def register(app: App, rt: SlackContext) -> None:
             ack(response_type="ephemeral", text=f"Reading the live state from `{parsed.tenant}`…")
         elif isinstance(parsed, grammar.Change):
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
+        elif isinstance(parsed, grammar.Queue):
+            ack(response_type="ephemeral", text=f"Reading the mail queue of `{parsed.tenant}`…")
         else:
             ack()  # help, list, history, cancel: answered through respond() right after
 
@@ -185,7 +187,7 @@ def _parse_or_refuse(
         if tenant is not None:
             rt.tenants.get(tenant)
             rt.access.check_channel(tenant, origin)
-        if isinstance(parsed, grammar.Change | grammar.Status):
+        if isinstance(parsed, grammar.Change | grammar.Status | grammar.Queue):
             rt.service.precheck(parsed)
         if isinstance(parsed, grammar.Status):
             rt.access.check_read_size(len(parsed.targets))  # refused in the ack: nothing read

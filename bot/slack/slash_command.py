@@ -17,6 +17,7 @@ from bot.slack import presses
 from bot.slack.context import SlackContext
 from bot.slack.history import history_text, requests_of
 from bot.slack.http_client import Responder
+from bot.slack.queue_view import queue_text
 from bot.slack.reports import pending_text
 from bot.slack.slack_errors import classify
 from bot.slack.views import escape
@@ -46,6 +47,9 @@ def run(
         _status(
             rt, parsed, respond, Origin(actor, command.get("team_id"), command.get("channel_id"))
         )
+    elif isinstance(parsed, grammar.Queue):
+        origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
+        _queue(rt, parsed, respond, origin)
     elif isinstance(parsed, grammar.Change):
         _change(rt, parsed, command, respond, intake_id)
     elif isinstance(parsed, grammar.ListRequests):
@@ -108,6 +112,18 @@ def _status(rt: SlackContext, parsed: grammar.Status, respond: Responder, origin
     if len(report.results) > 40:
         lines.append(f"… and {len(report.results) - 40} more")
     respond(response_type="ephemeral", text="\n".join(lines))
+
+
+def _queue(rt: SlackContext, parsed: grammar.Queue, respond: Responder, origin: Origin) -> None:
+    """A live read like status: answered to the caller only, no approval."""
+    try:
+        rt.service.precheck(parsed)
+        rt.access.admit_read(origin, tenant=parsed.tenant, targets=1)
+        report = rt.service.queue(parsed)
+    except (CommandError, WorkflowError) as exc:
+        respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
+        return
+    respond(response_type="ephemeral", text=queue_text(parsed.tenant, report))
 
 
 def _change(

@@ -90,6 +90,8 @@ def card(view: RequestView, asked: Sequence[str] = ()) -> tuple[str, list[dict[s
     if req.revert_after_s and req.revert_verb:
         change += f"\nfor {format_duration(timedelta(seconds=req.revert_after_s))}, then "
         change += f"{req.revert_verb} automatically"
+    if req.verb == "purge":  # said before anyone approves
+        change += "\n:warning: This cannot be undone: the queued messages are deleted."
     fields = [
         f"*Tenant*\n`{escape(req.tenant)}`",
         change,

@@ -145,6 +145,28 @@ def test_a_later_change_wins_over_a_pending_revert(db: Database) -> None:
     assert wf.jobs.counts().get("cancelled") == 1
 
 
+def test_a_purge_of_the_queue_does_not_end_a_timed_restriction(db: Database) -> None:
+    """disable --for 24h, then purge the mailbox's queued spam: the revert still runs (a purge
+    deletes mail, it sets no restriction), on every target the disable changed."""
+    clock = Clock()
+    wf = setup(db, clock)
+    timed = approved(wf, targets=("a@x.test",), revert_after=timedelta(hours=1))
+    wf.jobs.complete(wf.jobs.claim("w").id, "w")
+    run(wf, timed)
+    purge = wf.submit(
+        tenant="acme", verb="purge", targets=["a@x.test"], reason="", requester="UREQ"
+    )
+    wf.approve(purge.id, actor="UAPP")
+    wf.jobs.complete(wf.jobs.claim("w").id, "w")
+    run(wf, purge.id)
+    assert [v.id for v in wf.active_restrictions()] == [timed]
+    assert wf.jobs.counts().get("cancelled") is None
+    clock.now += timedelta(hours=1)
+    assert wf.jobs.claim("w").kind == "revert"
+    _, targets = wf.begin_revert(timed)
+    assert targets == ["a@x.test"]
+
+
 def test_prune_keeps_live_jobs_and_recent_history(db: Database) -> None:
     clock = Clock()
     wf = setup(db, clock)

@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trustme
 
+from tests.fakes.whm_queue import QUEUE_FUNCTIONS, QUEUE_UAPI, FakeQueue, QueueFailure, Started
+
 __all__ = ["ACCESS_DENIED", "DEFAULT_TOKEN", "Call", "FAIL_KINDS", "FakeWhm", "server_tls"]
 
 DEFAULT_TOKEN = "S3CRET-whm-T0KEN-9f8e7d6c5b4a"  # distinctive, so leaks are easy to grep
@@ -123,6 +125,7 @@ class FakeWhm:
         self._domain_owner: dict[str, str] = {}
         self._mailboxes: dict[str, dict[str, int]] = {}
         self._faults: dict[str, deque[str]] = defaultdict(deque)
+        self.queue = FakeQueue(self._lock)  # Exim's queue: tests/fakes/whm_queue.py
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -246,12 +249,14 @@ class FakeWhm:
         try:
             with self._lock:
                 data = self._dispatch(function, params, apply=fault not in _NO_APPLY)
-        except _Failure as exc:
+        except (_Failure, QueueFailure) as exc:
             return _Reply.json({"metadata": _meta(function, 0, str(exc))})
         if fault == "uapi_status0" and isinstance(data, dict) and "uapi" in data:
             who = params.get("email", params.get("cpanel.function", ""))
             data["uapi"] = _uapi(None, f"Simulated UAPI failure for “{who}”.")
-        body: dict[str, Any] = {"metadata": _meta(function)}
+        reason = data.reason if isinstance(data, Started) else "OK"
+        data = data.data if isinstance(data, Started) else data
+        body: dict[str, Any] = {"metadata": _meta(function, reason=reason)}
         if data is not None:
             body["data"] = data
         return _Reply.json(body)
@@ -289,6 +294,8 @@ class FakeWhm:
             return None
         if function == "uapi_cpanel":
             return {"uapi": self._uapi_call(p, apply=apply)}
+        if function in QUEUE_FUNCTIONS:
+            return self.queue.dispatch(function, p)
         if function == "myprivs":
             return {"privileges": [dict(self.privileges)]}
         raise _Failure(f"Unknown app ({function}) requested for this version (1) of the API.")
@@ -327,7 +334,7 @@ class FakeWhm:
             return _uapi(None, f"Failed to load module “{module}”.")
         if func == "list_pops_with_disk":
             return _uapi(self._list_pops(user, p))
-        if func not in _UAPI_CHANGES:
+        if func not in _UAPI_CHANGES and func not in QUEUE_UAPI:
             return _uapi(None, f"The “Email” module has no function “{func}”.")
         address = p.get("email", "")
         if address.count("@") != 1:
@@ -337,6 +344,8 @@ class FakeWhm:
         box = self._mailboxes.get(key)
         if box is None or self._domain_owner.get(domain.lower()) != user:
             return _uapi(None, f"You do not have an email account named “{address}”.")
+        if func in QUEUE_UAPI:
+            return _uapi(self.queue.delete_held(key))
         name, value = _UAPI_CHANGES[func]
         changed = box[name] != value
         if apply:
