@@ -42,7 +42,9 @@ CHANGE_VERBS = frozenset(
 )
 
 _MAX_ADDRESS = 254
-_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#%+_=^~-]+(?:\.[A-Za-z0-9!#%+_=^~-]+)*$")
+# No "%" (source routing, and a URL escape: "%26" is "&" to anything that decodes it twice)
+# and no "=" (a query-string separator): a mailbox never needs them, a hostile target does.
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#+_^~-]+(?:\.[A-Za-z0-9!#+_^~-]+)*$")
 _LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")

@@ -127,3 +127,23 @@ def test_ids_are_ascii_digits_only() -> None:
             parse(text)
     with pytest.raises(UsageError):
         parse("history acme --limit ²")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a&b@x.test",
+        "a%26b@x.test",
+        "a%0d%0ab@x.test",
+        "a=b@x.test",
+        "a..b@x.test",
+        "..@x.test",
+        "ü@x.test",
+        "a@x..test",
+        "a@ü.test",
+        "a\r\nb@x.test",
+    ],
+)
+def test_hostile_addresses_are_refused_before_anything_is_stored(address: str) -> None:
+    with pytest.raises(UsageError, match="not a valid email address|not a target|not a"):
+        parse(f"disable acme {address}")

@@ -41,23 +41,17 @@ def test_queue_refuses_hostile_targets_and_exchange_tenants(bot: Bot) -> None:
     assert len(bot.whm.calls) == before
 
 
-def test_purge_sends_a_percent_address_as_one_literal_filter_value(bot: Bot) -> None:
-    """``%26`` is a legal local-part character; it reaches WHM as the value, never decoded
-    into a second parameter that could turn the filter off."""
-    bot.whm.add_account("qpct", "q-pct.test")
-    bot.whm.add_mailbox("a%26api.filter.enable=0@q-pct.test")
-    bot.whm.queue.add("other@q-pct.test", 3)
-    request_id, channel, ts = _request(bot, "purge acme a%26api.filter.enable=0@q-pct.test")
-    bot.sender.press("smtp_approve", str(request_id), user=APPROVER, channel=channel, message_ts=ts)
-    _wait_status(bot, request_id, "succeeded", timeout=30)
-    fetch = [
-        c.params
-        for c in bot.whm.calls_to("fetch_mail_queue")
-        if "q-pct.test" in c.params.get("api.filter.a.arg0", "")
-    ][0]
-    assert fetch["api.filter.a.arg0"] == "a%26api.filter.enable=0@q-pct.test"
-    assert fetch["api.filter.enable"] == "1"
-    assert bot.whm.queue.count("other@q-pct.test") == 3
+def test_purge_refuses_a_percent_or_equals_address_before_anything_is_stored(bot: Bot) -> None:
+    """``%26`` and ``=`` are how a target would smuggle a second WHM parameter: refused in
+    the ack, nothing stored, nothing sent to WHM."""
+    before = len(bot.whm.calls)
+    stored = bot.query("SELECT count(*) FROM change_request")[0][0]
+    for text in ("purge acme a%26api.filter.enable=0@q-pct.test", "purge acme a=b@q-pct.test"):
+        response, _ = bot.sender.command(text, user=REQUESTER)
+        assert response.status_code == 200
+        assert "is not a valid email address." in response.json()["text"]
+    assert len(bot.whm.calls) == before
+    assert bot.query("SELECT count(*) FROM change_request")[0][0] == stored
 
 
 def test_purge_refuses_for_and_needs_a_target(bot: Bot) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from providers.base import TargetResult
 from providers.errors import (
     AuthError,
+    InvalidTarget,
     ProtocolError,
     ProviderError,
     Rejected,
@@ -251,11 +252,14 @@ def test_a_server_echoing_the_token_is_scrubbed() -> None:
 
 
 def test_user_text_reaches_the_server_intact(fake_whm: FakeWhm, whm: WhmProvider) -> None:
-    odd = "x%26user=root#frag@x.test"  # would break a URL built by concatenation
+    odd = "x#frag+user^~@x.test"  # "#" and "+" would break a URL built by concatenation
     fake_whm.add_mailbox(odd)
     [result] = whm.apply(Verb.DISABLE, [Target.parse(odd)])
     assert result.ok, result.message
     assert fake_whm.calls_to("Email::suspend_outgoing")[0].params["email"] == odd
+    for smuggler in ("x%26user=root@x.test", "x=1@x.test"):  # refused before any call
+        with pytest.raises(InvalidTarget):
+            Target.parse(smuggler)
 
 
 def test_privileges_come_from_myprivs(fake_whm: FakeWhm, whm: WhmProvider) -> None:
