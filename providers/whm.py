@@ -33,6 +33,7 @@ from providers.errors import (
 )
 from providers.targets import Scope, Target, Verb
 from providers.whm_client import WhmClient, flag
+from providers.whm_settings import TweakSettings
 
 __all__ = ["WhmProvider", "WhmSettings"]
 
@@ -60,6 +61,7 @@ _TENANT_VALUES = {Verb.DISABLE: 1, Verb.ENABLE: 0}
 _CAPABILITIES = frozenset(
     {(Scope.TENANT, v) for v in (*_TENANT_VALUES, Verb.STATUS)}
     | {(s, v) for s in (Scope.ACCOUNT, Scope.MAILBOX) for v in (*_ACCOUNT_CALLS, Verb.STATUS)}
+    | {(Scope.SETTING, Verb.SET), (Scope.SETTING, Verb.STATUS)}  # Tweak Settings: whm_settings
 )
 
 
@@ -176,7 +178,13 @@ class WhmProvider:
     def apply(self, verb: Verb, targets: Sequence[Target]) -> list[TargetResult]:
         if verb is Verb.STATUS:
             return self.status(targets)
+        if verb is Verb.SET:  # settings apply together, in order (they are put back together)
+            with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS * len(targets)):
+                return self._tweaks().apply(targets)
         return self._each(targets, partial(self._apply, verb))
+
+    def _tweaks(self) -> TweakSettings:
+        return TweakSettings(self._client, dry_run=self._settings.dry_run)
 
     # -- per-request fan-out ---------------------------------------------------------------
 
@@ -266,6 +274,8 @@ class WhmProvider:
     # -- reads ---------------------------------------------------------------------------------
 
     def _read(self, target: Target, owners: _Owners) -> TargetState:
+        if target.scope is Scope.SETTING:
+            return self._tweaks().state(target)
         if target.scope is Scope.TENANT:
             return self._tenant_state(target)
         if target.scope is Scope.ACCOUNT:

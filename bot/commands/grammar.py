@@ -14,7 +14,8 @@ from datetime import timedelta
 from bot.config.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
-from providers.targets import CHANGE_VERBS, Target, Verb
+from providers.targets import CHANGE_VERBS, Scope, Target, Verb
+from providers.whm_tweaks import TWEAKS, parse_assignment
 
 __all__ = [
     "Cancel",
@@ -31,7 +32,8 @@ __all__ = [
 
 MAX_TARGETS = 1000
 MAX_DURATION = timedelta(days=90)
-TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE}  # what undoes each
+# what undoes each; a set is undone by setting the previous values back
+TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE, Verb.SET: Verb.SET}
 MAX_REASON = 500
 
 VERBS = (
@@ -41,7 +43,9 @@ VERBS = (
     "hold",
     "release",
     "reset",
+    "set",
     "status",
+    "policy",
     "list",
     "history",
     "cancel",
@@ -70,6 +74,7 @@ class Change:
 class Status:
     tenant: str
     targets: tuple[Target, ...]
+    policy: bool = False  # /smtp policy: the server's outbound-mail Tweak Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +205,7 @@ def parse(text: str) -> Command:
     if "limit" in options and verb != "history":
         raise UsageError("--limit only goes with history.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
-        raise UsageError("--for only goes with disable or hold.", verb=verb)
+        raise UsageError("--for only goes with disable, hold or set.", verb=verb)
 
     if verb == "help":
         if len(positional) > 1:
@@ -219,7 +224,14 @@ def parse(text: str) -> Command:
     tenant = _tenant(positional[0], verb)
     if verb == "history":
         return _history(tenant, positional[1:], options.get("limit"))
-    targets = _targets(positional[1:], verb)
+    if verb == "policy":
+        if len(positional) > 1:
+            raise UsageError("policy takes only a tenant name.", verb=verb)
+        return Status(tenant, tuple(Target(Scope.SETTING, key) for key in TWEAKS), policy=True)
+    if verb == Verb.SET:
+        targets = _settings(positional[1:])
+    else:
+        targets = _targets(positional[1:], verb)
     if verb == Verb.STATUS:
         return Status(tenant, targets or (Target.tenant(),))
     duration = None
@@ -231,6 +243,23 @@ def parse(text: str) -> Command:
         if duration > MAX_DURATION:
             raise UsageError("--for can be at most 90d.", verb=verb)
     return Change(Verb(verb), tenant, targets or (Target.tenant(),), reason or "", duration)
+
+
+def _settings(tokens: list[str]) -> tuple[Target, ...]:
+    """``key=value …`` of /smtp set: known keys, typed values, each key once."""
+    if not tokens:
+        raise UsageError("set needs at least one key=value.", verb="set")
+    targets: dict[str, Target] = {}
+    for token in tokens:
+        try:
+            target = parse_assignment(token)
+        except InvalidTarget as exc:
+            raise UsageError(exc.user_message, verb="set") from None
+        key = target.name.partition("=")[0]
+        if key in targets:
+            raise UsageError(f"`{key}` is given twice; set each key once.", verb="set")
+        targets[key] = target
+    return tuple(targets.values())
 
 
 def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:

@@ -113,7 +113,7 @@ def test_timed_restrictions() -> None:
     hold = parse("hold acme a@x.test --for 90m")
     assert hold.revert_verb == Verb.RELEASE
     for text, fragment in [
-        ("enable acme a@x.test --for 1h", "only goes with disable or hold"),
+        ("enable acme a@x.test --for 1h", "only goes with disable, hold or set"),
         ("disable acme a@x.test --for soon", "is not a duration"),
         ("disable acme a@x.test --for 91d", "at most 90d"),
     ]:
