@@ -128,7 +128,8 @@ def test_a_failing_key_puts_the_others_back(whm: WhmProvider, fake_whm: FakeWhm)
     fake_whm.tweaks.values["maxemailsperhour"] = "400"
     results = whm.apply(Verb.SET, targets)
     assert [r.ok for r in results] == [False, False, False]
-    assert "put back to 400" in results[0].message and "smtpmailgidonly failed" in results[0].message
+    assert "put back to 400" in results[0].message
+    assert "smtpmailgidonly failed" in results[0].message
     assert results[0].error.kind == "rolled_back"
     assert BROKEN_REASON.split(".")[0] in results[1].message
     assert results[2].error.before_change and "not changed" in results[2].message
@@ -137,9 +138,7 @@ def test_a_failing_key_puts_the_others_back(whm: WhmProvider, fake_whm: FakeWhm)
     assert fake_whm.tweaks.sets == [("maxemailsperhour", "100"), ("maxemailsperhour", "400")]
 
 
-def test_a_change_that_does_not_read_back_is_put_back(
-    whm: WhmProvider, fake_whm: FakeWhm
-) -> None:
+def test_a_change_that_does_not_read_back_is_put_back(whm: WhmProvider, fake_whm: FakeWhm) -> None:
     fake_whm.tweaks.values["email_outbound_spam_detect_threshold"] = "500"
     fake_whm.fail_next("set_tweaksetting", "drop_change")  # accepted, not applied
     targets = [
