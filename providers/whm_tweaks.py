@@ -75,13 +75,15 @@ TWEAKS: dict[str, Tweak] = _tweaks(
         "nobodyspam",
         Kind.BOOL,
         "Prevent “nobody” from sending mail",
-        "web scripts running as the “nobody” user may not send mail through Exim",
+        "the “nobody” user (PHP and CGI scripts under mod_php or without suEXEC) may not send "
+        "mail to remote addresses",
     ),
     Tweak(
         "popbeforesmtp",
         Kind.BOOL,
         "Pop-before-SMTP",
-        "an IP that recently logged in to POP3/IMAP may relay mail without SMTP authentication",
+        "an IP address that passed an IMAP or POP3 login in the last hour may relay mail "
+        "without SMTP authentication",
     ),
     Tweak(
         "maxemailsperhour",
@@ -94,7 +96,8 @@ TWEAKS: dict[str, Tweak] = _tweaks(
         "email_send_limits_max_defer_fail_percentage",
         Kind.INT,
         "Max percentage of failed or deferred messages a domain may send per hour",
-        "past this share of deferred or failed messages in an hour, the domain may not send",
+        "a domain whose outgoing mail in an hour is more than this share failed or deferred is "
+        "temporarily blocked from sending",
         maximum=100,
         unset_means="unlimited",
         unit="%",
@@ -102,14 +105,17 @@ TWEAKS: dict[str, Tweak] = _tweaks(
     Tweak(
         "email_send_limits_min_defer_fail_to_trigger_protection",
         Kind.INT,
-        "Number of failed or deferred messages a domain may send before protections trigger",
-        "the percentage limit above applies only after this many deferred or failed messages",
+        "Number of failed or deferred messages a domain may send before protections can be "
+        "triggered",
+        "the percentage limit above applies only once a domain has this many failed or "
+        "deferred messages in the hour",
     ),
     Tweak(
         "email_send_limits_defer_cutoff",
         Kind.INT,
-        "Maximum percentage of a domain's hourly limit to queue",
-        "messages past the hourly limit are queued up to this percentage of it, then refused",
+        "Percentage of email messages (above the hourly maximum) to queue and retry",
+        "past the hourly limit, messages are queued up to this percentage of it; the rest "
+        "are discarded",
         minimum=100,
         maximum=10_000,
         unit="%",
@@ -117,22 +123,23 @@ TWEAKS: dict[str, Tweak] = _tweaks(
     Tweak(
         "email_outbound_spam_detect_enable",
         Kind.BOOL,
-        "Enable Apache SpamAssassin™ outbound spam detection",
-        "cPanel counts each sender's unique recipients an hour to find likely spammers",
+        "Monitor unique recipients per hour to detect potential spammers",
+        "cPanel counts each email user's unique recipients an hour and notifies past the threshold",
     ),
     Tweak(
         "email_outbound_spam_detect_action",
         Kind.ENUM,
         "Outbound spam detection action",
-        "what cPanel does to a sender past the threshold: noaction (notify only), hold "
-        "(queue its mail) or block (refuse its mail)",
+        "what cPanel does to an email account it detects as a potential spammer: noaction "
+        "(take no action), hold (hold its outgoing mail) or block (reject its outgoing mail)",
         options=("noaction", "hold", "block"),
     ),
     Tweak(
         "email_outbound_spam_detect_threshold",
         Kind.INT,
-        "Outbound spam detection threshold",
-        "unique recipients an hour past which a sender counts as a likely spammer",
+        "Unique recipients per hour to trigger potential spammer notification",
+        "unique recipients an hour past which a sender counts as a potential spammer "
+        "(mailman is exempt)",
     ),
 )
 
