@@ -35,6 +35,7 @@ MAX_DURATION = timedelta(days=90)
 # what undoes each; a set is undone by setting the previous values back
 TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE, Verb.SET: Verb.SET}
 MAX_REASON = 500
+_SETTINGS_ONLY = "Server settings are read with /smtp policy and changed with /smtp set."
 
 VERBS = (
     "help",
@@ -163,9 +164,12 @@ def _targets(tokens: list[str], verb: str) -> tuple[Target, ...]:
     seen: dict[Target, None] = {}
     for token in tokens:
         try:
-            seen.setdefault(Target.parse(token), None)
+            target = Target.parse(token)
         except InvalidTarget as exc:
             raise UsageError(exc.user_message, verb=verb) from None
+        if target.scope is Scope.SETTING:
+            raise UsageError(_SETTINGS_ONLY, verb=verb)
+        seen.setdefault(target, None)
     return tuple(seen)
 
 

@@ -56,6 +56,8 @@ class CommandService:
         supported = provider.capabilities()
         for target in targets:
             if target.scope is Scope.SETTING and (target.scope, verb) not in supported:
+                if (Scope.SETTING, Verb.STATUS) in supported:
+                    raise CommandError("Server settings are changed only with set.")
                 raise CommandError(
                     f"{tenant} ({config.provider}) has no WHM Tweak Settings: "
                     "policy and set work on WHM tenants only."
