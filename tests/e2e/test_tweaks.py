@@ -160,6 +160,8 @@ def test_unknown_keys_bad_values_and_unrestorable_for_are_refused_before_storing
 
 
 def test_whole_server_disable_says_what_it_does_not_stop(bot: Bot) -> None:
+    listed = _reply(bot, "help")
+    assert "`/smtp policy <tenant>`" in listed and "`/smtp set <tenant> <key>=<value>…" in listed
     help_text = _reply(bot, "help disable")
     assert "does NOT stop mail sent through Exim" in help_text
     assert "SMTP AUTH off for the whole organisation" in help_text
