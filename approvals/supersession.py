@@ -1,11 +1,15 @@
 """The later change wins: a request never undoes what a later request for the same tenant
 and target has changed since, whether it is a timed revert or an execution that resumed (or
-started late) after the later one ran."""
+started late) after the later one ran.
+
+A target written ``name=value`` (a server setting and its new value) is the same target as
+any other ``name=…``: a later request that set that name to anything supersedes it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, func, select
 
 from approvals import audit
@@ -21,6 +25,15 @@ LEAVES_STATE = ("purge",)
 _CHUNK = 500  # targets per IN list (well below every driver's parameter limit)
 
 
+def _same(target: str) -> ColumnElement[bool]:
+    """Rows naming ``target``: equal, or the same ``name=`` with another value."""
+    column = col(RequestTarget.target)
+    if "=" not in target:
+        return column == target
+    name = target.split("=", 1)[0] + "="
+    return or_(column == target, column.startswith(name, autoescape=True))
+
+
 def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None:
     """The latest later request of the same tenant that changed ``target`` successfully."""
     return s.exec(
@@ -30,7 +43,7 @@ def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None
             ChangeRequest.tenant == request.tenant,
             col(ChangeRequest.id) > request.id,
             col(ChangeRequest.verb).not_in(LEAVES_STATE),
-            RequestTarget.target == target,
+            _same(target),
             RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
         )
         .order_by(col(ChangeRequest.id).desc())
@@ -42,6 +55,11 @@ def superseded_many(s: Session, request: ChangeRequest, targets: Sequence[str]) 
     """``superseded_by`` for many targets at once: target → the latest later request that
     changed it, for those a later request changed (a few queries, not one per target)."""
     found: dict[str, int] = {}
+    for target in (t for t in targets if "=" in t):  # settings: few, matched by name
+        later = superseded_by(s, request, target)
+        if later is not None:
+            found[target] = later
+    targets = [t for t in targets if "=" not in t]
     for start in range(0, len(targets), _CHUNK):
         chunk = list(targets[start : start + _CHUNK])
         rows = s.exec(
@@ -70,6 +88,12 @@ def _changed(s: Session, request_id: int | None) -> list[str]:
     return list(rows)
 
 
+def _named(changed: Sequence[str]) -> list[ColumnElement[bool]]:
+    """For ``name=value`` targets, rows of the same name with any value."""
+    names = {t.split("=", 1)[0] + "=" for t in changed if "=" in t}
+    return [col(RequestTarget.target).startswith(n, autoescape=True) for n in sorted(names)]
+
+
 def cancel_moot_reverts(
     s: Session, jobs: JobQueue, request: ChangeRequest, changed: Sequence[str]
 ) -> None:
@@ -95,7 +119,7 @@ def cancel_moot_reverts(
         .where(
             col(ChangeRequest.id).in_(queued),
             ChangeRequest.tenant == request.tenant,
-            col(RequestTarget.target).in_(list(changed)),
+            or_(col(RequestTarget.target).in_(list(changed)), *_named(changed)),
         )
         .distinct()
     ).all()

@@ -128,7 +128,12 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
     lease = timedelta(seconds=settings.job_lease_s)
     jobs = JobQueue(db, lease=lease)
     workflow = Workflow(db, tenants.policy, membership=membership, jobs=jobs)
-    cards = Cards(client, workflow, asked=lambda tenant: tenants.get(tenant).approvers)
+    cards = Cards(
+        client,
+        workflow,
+        asked=lambda tenant: tenants.get(tenant).approvers,
+        kind=lambda tenant: tenants.get(tenant).provider,
+    )
     return Runtime(
         settings=settings,
         config=config,

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from providers.errors import InvalidTarget
 
-__all__ = ["Scope", "Target", "Verb", "CHANGE_VERBS"]
+__all__ = ["Scope", "Target", "Verb", "CHANGE_VERBS", "SETTING_PREFIX"]
 
 
 class Scope(StrEnum):
@@ -22,6 +22,7 @@ class Scope(StrEnum):
     TENANT = "tenant"  # the whole WHM server or Exchange organisation
     ACCOUNT = "account"  # one cPanel account (WHM only)
     MAILBOX = "mailbox"  # one mailbox: an address, or an Exchange GUID
+    SETTING = "setting"  # one server setting and its new value, ``key=value`` (WHM Tweak Setting)
 
 
 class Verb(StrEnum):
@@ -32,13 +33,14 @@ class Verb(StrEnum):
     HOLD = "hold"
     RELEASE = "release"
     RESET = "reset"
+    SET = "set"  # server settings to the values their targets carry
     STATUS = "status"
     PURGE = "purge"  # delete the target's queued outgoing mail (WHM); cannot be undone
     QUEUE = "queue"  # read the mail queue (WHM); read-only
 
 
 CHANGE_VERBS = frozenset(
-    {Verb.DISABLE, Verb.ENABLE, Verb.HOLD, Verb.RELEASE, Verb.RESET, Verb.PURGE}
+    {Verb.DISABLE, Verb.ENABLE, Verb.HOLD, Verb.RELEASE, Verb.RESET, Verb.PURGE, Verb.SET}
 )
 
 _MAX_ADDRESS = 254
@@ -50,6 +52,10 @@ _TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 ACCOUNT_PREFIX = "account:"
+SETTING_PREFIX = "setting:"
+_SETTING_RE = re.compile(
+    r"^[a-z][a-z0-9_]{0,63}(?:=[a-z0-9]{1,12})?$"
+)  # the provider checks meaning
 
 
 def _valid_domain(domain: str) -> bool:
@@ -105,6 +111,11 @@ class Target:
                     "(lowercase letter first, then letters or digits, at most 16)."
                 )
             return cls(Scope.ACCOUNT, name)
+        if text.startswith(SETTING_PREFIX):
+            name = text[len(SETTING_PREFIX) :]
+            if not _SETTING_RE.match(name):
+                raise InvalidTarget(f"“{_shown(name)}” is not a setting (key or key=value).")
+            return cls(Scope.SETTING, name)
         if _GUID_RE.match(text):
             return cls(Scope.MAILBOX, str(uuid.UUID(text)))
         if "@" in text:
@@ -129,6 +140,8 @@ class Target:
             return "(whole tenant)"
         if self.scope is Scope.ACCOUNT:
             return ACCOUNT_PREFIX + self.name
+        if self.scope is Scope.SETTING:
+            return SETTING_PREFIX + self.name
         return self.name
 
     def key(self) -> str:

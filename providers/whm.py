@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
-from threading import Lock
 from types import TracebackType
 
 import httpx
@@ -33,6 +32,8 @@ from providers.errors import (
 )
 from providers.targets import Scope, Target, Verb
 from providers.whm_client import WhmClient, flag
+from providers.whm_owners import DomainOwners, outgoing_summary
+from providers.whm_settings import TweakSettings
 
 __all__ = ["WhmProvider", "WhmSettings"]
 
@@ -61,6 +62,7 @@ _CAPABILITIES = frozenset(
     {(Scope.TENANT, v) for v in (*_TENANT_VALUES, Verb.STATUS)}
     | {(s, v) for s in (Scope.ACCOUNT, Scope.MAILBOX) for v in (*_ACCOUNT_CALLS, Verb.STATUS)}
     | whm_queue.CAPABILITIES
+    | {(Scope.SETTING, Verb.SET), (Scope.SETTING, Verb.STATUS)}  # Tweak Settings: whm_settings
 )
 
 
@@ -76,44 +78,6 @@ class WhmSettings:
     max_concurrency: int = 8
     retries: int = 3
     dry_run: bool = False
-
-
-def _outgoing_summary(suspended: int, held: int) -> str:
-    if suspended and held:
-        return "outgoing mail suspended (and held)"
-    if suspended:
-        return "outgoing mail suspended"
-    if held:
-        return "outgoing mail held (queued, not sent)"
-    return "outgoing mail allowed"
-
-
-class _Owners:
-    """getdomainowner answers for one request; concurrent asks for a domain share one call."""
-
-    def __init__(self, client: WhmClient) -> None:
-        self._client = client
-        self._lock = Lock()
-        self._futures: dict[str, Future[str]] = {}
-
-    def owner(self, domain: str) -> str:
-        with self._lock:
-            future = self._futures.get(domain)
-            mine = future is None
-            if future is None:
-                future = self._futures[domain] = Future()
-        if mine:
-            try:
-                future.set_result(self._lookup(domain))
-            except BaseException as exc:  # waiting threads must never hang
-                future.set_exception(exc)
-        return future.result()
-
-    def _lookup(self, domain: str) -> str:
-        user = self._client.domain_owner(domain)
-        if user is None:
-            raise TargetNotFound(f"no account on this server serves {domain}")
-        return user
 
 
 class WhmProvider:
@@ -181,18 +145,24 @@ class WhmProvider:
         if verb is Verb.PURGE:  # queue clean-up: providers/whm_queue.py
             purge = partial(whm_queue.purge, self._client, self.purge_settings)
             return self._each(targets, lambda t, owners: purge(t, owners.owner))
+        if verb is Verb.SET:  # settings apply together, in order (they are put back together)
+            with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS * len(targets)):
+                return self._tweaks().apply(targets)
         return self._each(targets, partial(self._apply, verb))
 
     def queue(self, target: Target | None) -> whm_queue.QueueReport:
         """Exim's queue, and the target's part of it (``/smtp queue``)."""
-        return whm_queue.report(self._client, target, _Owners(self._client).owner)
+        return whm_queue.report(self._client, target, DomainOwners(self._client).owner)
+
+    def _tweaks(self) -> TweakSettings:
+        return TweakSettings(self._client, dry_run=self._settings.dry_run)
 
     # -- per-request fan-out ---------------------------------------------------------------
 
     def _each(
-        self, targets: Sequence[Target], work: Callable[[Target, _Owners], TargetResult]
+        self, targets: Sequence[Target], work: Callable[[Target, DomainOwners], TargetResult]
     ) -> list[TargetResult]:
-        owners = _Owners(self._client)
+        owners = DomainOwners(self._client)
         # one request's calls share a budget, so a slow server cannot hold the caller forever
         with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS):
             if len(targets) <= 1:
@@ -206,7 +176,7 @@ class WhmProvider:
 
     @staticmethod
     def _guarded(
-        work: Callable[[Target, _Owners], TargetResult], target: Target, owners: _Owners
+        work: Callable[[Target, DomainOwners], TargetResult], target: Target, owners: DomainOwners
     ) -> TargetResult:
         """One target's failure becomes its result and never stops the others."""
         try:
@@ -224,17 +194,17 @@ class WhmProvider:
 
     # -- the three operations ----------------------------------------------------------------
 
-    def _check(self, target: Target, owners: _Owners) -> TargetResult:
+    def _check(self, target: Target, owners: DomainOwners) -> TargetResult:
         self._require(target, Verb.STATUS)
         if target.scope is Scope.TENANT:
             return TargetResult(target, state=TargetState(target, "the whole WHM server"))
         return TargetResult(target, state=self._read(target, owners))
 
-    def _status(self, target: Target, owners: _Owners) -> TargetResult:
+    def _status(self, target: Target, owners: DomainOwners) -> TargetResult:
         self._require(target, Verb.STATUS)
         return TargetResult(target, state=self._read(target, owners))
 
-    def _apply(self, verb: Verb, target: Target, owners: _Owners) -> TargetResult:
+    def _apply(self, verb: Verb, target: Target, owners: DomainOwners) -> TargetResult:
         self._require(target, verb)
         try:
             plan, change, fact, expected = self._plan(verb, target, owners)
@@ -254,7 +224,7 @@ class WhmProvider:
         return TargetResult(target, state=TargetState(target, state.summary, verified))
 
     def _plan(
-        self, verb: Verb, target: Target, owners: _Owners
+        self, verb: Verb, target: Target, owners: DomainOwners
     ) -> tuple[str, Callable[[], object], str, int]:
         """The change as (description, call, fact to read back, expected value)."""
         call = self._client.call
@@ -274,7 +244,9 @@ class WhmProvider:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def _read(self, target: Target, owners: _Owners) -> TargetState:
+    def _read(self, target: Target, owners: DomainOwners) -> TargetState:
+        if target.scope is Scope.SETTING:
+            return self._tweaks().state(target)
         if target.scope is Scope.TENANT:
             return self._tenant_state(target)
         if target.scope is Scope.ACCOUNT:
@@ -303,7 +275,7 @@ class WhmProvider:
         suspended = flag(acct.get("outgoing_mail_suspended"))
         held = flag(acct.get("outgoing_mail_hold"))
         facts = {"outgoing_mail_suspended": suspended, "outgoing_mail_hold": held}
-        return TargetState(target, _outgoing_summary(suspended, held), facts)
+        return TargetState(target, outgoing_summary(suspended, held), facts)
 
     def _mailbox_state(self, target: Target, owner: str) -> TargetState:
         item = self._client.mailbox(owner, target.name)
@@ -318,7 +290,7 @@ class WhmProvider:
             "suspended_login": flag(item.get("suspended_login")),
             "suspended_incoming": flag(item.get("suspended_incoming")),
         }
-        return TargetState(target, _outgoing_summary(suspended, held), facts)
+        return TargetState(target, outgoing_summary(suspended, held), facts)
 
     # -- validation ----------------------------------------------------------------------------
 

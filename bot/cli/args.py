@@ -32,7 +32,8 @@ exit status:
      nothing was changed
   4  approved and executed, but at least one target failed"""
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_CHANGE_VERBS = tuple(v.value for v in Verb if v in CHANGE_VERBS)
+# set (Tweak Settings) is Slack-only: its key=value checks live in the /smtp grammar
+_CHANGE_VERBS = tuple(v.value for v in Verb if v in CHANGE_VERBS and v is not Verb.SET)
 
 
 def channel_id(text: str) -> str:

@@ -14,7 +14,8 @@ from datetime import timedelta
 from bot.config.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
-from providers.targets import CHANGE_VERBS, Target, Verb
+from providers.targets import CHANGE_VERBS, Scope, Target, Verb
+from providers.whm_tweaks import TWEAKS, parse_assignment
 
 __all__ = [
     "Cancel",
@@ -32,8 +33,10 @@ __all__ = [
 
 MAX_TARGETS = 1000
 MAX_DURATION = timedelta(days=90)
-TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE}  # what undoes each
+# what undoes each; a set is undone by setting the previous values back
+TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE, Verb.SET: Verb.SET}
 MAX_REASON = 500
+_SETTINGS_ONLY = "Server settings are read with /smtp policy and changed with /smtp set."
 
 VERBS = (
     "help",
@@ -42,7 +45,9 @@ VERBS = (
     "hold",
     "release",
     "reset",
+    "set",
     "status",
+    "policy",
     "list",
     "history",
     "cancel",
@@ -73,6 +78,7 @@ class Change:
 class Status:
     tenant: str
     targets: tuple[Target, ...]
+    policy: bool = False  # /smtp policy: the server's outbound-mail Tweak Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +175,12 @@ def _targets(tokens: list[str], verb: str) -> tuple[Target, ...]:
     seen: dict[Target, None] = {}
     for token in tokens:
         try:
-            seen.setdefault(Target.parse(token), None)
+            target = Target.parse(token)
         except InvalidTarget as exc:
             raise UsageError(exc.user_message, verb=verb) from None
+        if target.scope is Scope.SETTING:
+            raise UsageError(_SETTINGS_ONLY, verb=verb)
+        seen.setdefault(target, None)
     return tuple(seen)
 
 
@@ -213,7 +222,7 @@ def parse(text: str) -> Command:
     if "for" in options and verb == Verb.PURGE:
         raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
-        raise UsageError("--for only goes with disable or hold.", verb=verb)
+        raise UsageError("--for only goes with disable, hold or set.", verb=verb)
 
     if verb == "help":
         if len(positional) > 1:
@@ -232,7 +241,14 @@ def parse(text: str) -> Command:
     tenant = _tenant(positional[0], verb)
     if verb == "history":
         return _history(tenant, positional[1:], options.get("limit"))
-    targets = _targets(positional[1:], verb)
+    if verb == "policy":
+        if len(positional) > 1:
+            raise UsageError("policy takes only a tenant name.", verb=verb)
+        return Status(tenant, tuple(Target(Scope.SETTING, key) for key in TWEAKS), policy=True)
+    if verb == Verb.SET:
+        targets = _settings(positional[1:])
+    else:
+        targets = _targets(positional[1:], verb)
     if verb == Verb.STATUS:
         return Status(tenant, targets or (Target.tenant(),))
     if verb == Verb.QUEUE:
@@ -250,6 +266,23 @@ def parse(text: str) -> Command:
         if duration > MAX_DURATION:
             raise UsageError("--for can be at most 90d.", verb=verb)
     return Change(Verb(verb), tenant, targets or (Target.tenant(),), reason or "", duration)
+
+
+def _settings(tokens: list[str]) -> tuple[Target, ...]:
+    """``key=value …`` of /smtp set: known keys, typed values, each key once."""
+    if not tokens:
+        raise UsageError("set needs at least one key=value.", verb="set")
+    targets: dict[str, Target] = {}
+    for token in tokens:
+        try:
+            target = parse_assignment(token)
+        except InvalidTarget as exc:
+            raise UsageError(exc.user_message, verb="set") from None
+        key = target.name.partition("=")[0]
+        if key in targets:
+            raise UsageError(f"`{key}` is given twice; set each key once.", verb="set")
+        targets[key] = target
+    return tuple(targets.values())
 
 
 def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["ALWAYS_AVAILABLE", "USAGE", "help_text", "targets_line", "usage_for"]
+__all__ = [
+    "ALWAYS_AVAILABLE",
+    "USAGE",
+    "WHOLE_TENANT",
+    "help_text",
+    "whole_tenant_note",
+    "targets_line",
+    "usage_for",
+]
 
 USAGE: dict[str, tuple[str, str]] = {
     "disable": (
         "/smtp disable <tenant> [target …] [--for 24h] [--reason TEXT]",
-        "Stop outbound SMTP for the targets (no target: the whole server or organisation); "
-        "with --for, it is undone automatically after that long.",
+        "Stop outbound mail for the targets; with --for, it is undone automatically after "
+        "that long. No target: on WHM, turns on SMTP Restrictions, which stops local "
+        "programs from connecting to remote SMTP servers directly but does NOT stop mail sent "
+        "through Exim (authenticated SMTP, webmail, PHP mail()); on Exchange, turns SMTP AUTH "
+        "off for the whole organisation.",
     ),
     "enable": (
         "/smtp enable <tenant> [target …] [--reason TEXT]",
-        "Allow outbound SMTP again for the targets.",
+        "Allow outbound mail again for the targets. No target: on WHM, turns SMTP "
+        "Restrictions off (local programs may connect to remote SMTP servers again); on "
+        "Exchange, turns SMTP AUTH back on for the organisation.",
     ),
     "hold": (
         "/smtp hold <tenant> <target …> [--for 2h] [--reason TEXT]",
@@ -27,6 +40,16 @@ USAGE: dict[str, tuple[str, str]] = {
     "reset": (
         "/smtp reset <tenant> <mailbox …> [--reason TEXT]",
         "Make mailboxes follow the organisation's SMTP AUTH setting (Exchange).",
+    ),
+    "set": (
+        "/smtp set <tenant> <key>=<value>… [--for DURATION] [--reason TEXT]",
+        "Change the server's outbound-mail Tweak Settings (WHM; whole-server approvals); "
+        "several keys apply together or not at all; --for sets the previous values back.",
+    ),
+    "policy": (
+        "/smtp policy <tenant>",
+        "The server's outbound-mail Tweak Settings, their values now and what each does "
+        "(WHM). Needs no approval.",
     ),
     "status": (
         "/smtp status <tenant> [target …]",
@@ -60,6 +83,21 @@ _TARGETS_BY_PROVIDER = {
 }
 
 
+def whole_tenant_note(kind: str, verb: str, targets: Iterable[str]) -> str:
+    """What a whole-tenant change (target ``*``) or a server setting change does."""
+    keys = list(targets)
+    if keys == ["*"]:
+        return WHOLE_TENANT.get((kind, verb), "")
+    if verb == "set":
+        return "Changes Tweak Settings of the whole server: every account on it follows them."
+    return ""
+
+
+def _allowed(verbs: Iterable[str] | None) -> set[str]:
+    allowed = set(USAGE) if verbs is None else set(verbs) | ALWAYS_AVAILABLE
+    return allowed | {"policy"} if "set" in allowed else allowed
+
+
 def targets_line(providers: Iterable[str] | None = None) -> str:
     """The target kinds of the configured back ends (all of them when not given)."""
     kinds = set(providers) if providers is not None else set()
@@ -78,12 +116,24 @@ def usage_for(
     if verb in USAGE:
         line, what = USAGE[verb]
         return f"Usage: `{line}`\n{what}\n{targets_line(providers)}"
-    allowed = set(USAGE) if verbs is None else set(verbs) | ALWAYS_AVAILABLE
+    allowed = _allowed(verbs)
     listed = [f"• `{line}`" for name, (line, _) in USAGE.items() if name in allowed]
     return "Usage:\n" + "\n".join(listed) + f"\n{targets_line(providers)}"
 
 
 ALWAYS_AVAILABLE = frozenset({"help", "status", "list", "history", "cancel"})
+# what a whole-tenant change does, by provider kind and verb: said on help, card and result
+WHOLE_TENANT: dict[tuple[str, str], str] = {
+    ("whm", "disable"): "Turns on SMTP Restrictions: local users' programs can no longer "
+    "connect to remote SMTP servers directly. It does NOT stop mail sent through Exim "
+    "(authenticated SMTP, webmail, PHP mail()): suspend accounts or mailboxes for that.",
+    ("whm", "enable"): "Turns SMTP Restrictions off: local users' programs may connect to "
+    "remote SMTP servers directly again. Mail through Exim is not affected either way.",
+    ("exchange", "disable"): "Turns SMTP AUTH off for the whole organisation: no mailbox may "
+    "send through authenticated SMTP unless it has its own exception.",
+    ("exchange", "enable"): "Turns SMTP AUTH back on for the whole organisation (mailboxes "
+    "with their own setting keep it).",
+}
 
 
 def help_text(
@@ -92,7 +142,7 @@ def help_text(
     """Help that lists only the tenants and verbs the caller may use, with an example."""
     names = sorted(tenants)
     shown = ", ".join(f"`{t}`" for t in names) or "none available to you here"
-    allowed = set(USAGE) if verbs is None else set(verbs) | ALWAYS_AVAILABLE
+    allowed = _allowed(verbs)
     if verb is not None:
         if verb not in USAGE or verb not in allowed:
             return f"`{verb}` is not available to you.\n" + help_text(names, None, verbs)
@@ -109,6 +159,10 @@ def _example(verb: str, tenants: list[str]) -> str:
     tenant = tenants[0] if tenants else "acme"
     if verb in ("disable", "enable", "hold", "release", "reset", "purge"):
         return f'/smtp {verb} {tenant} user@{tenant}.example --reason "spam outbreak"'
+    if verb == "set":
+        return f'/smtp set {tenant} maxemailsperhour=200 --for 2h --reason "spam outbreak"'
+    if verb == "policy":
+        return f"/smtp policy {tenant}"
     if verb in ("status", "history", "queue"):
         return f"/smtp {verb} {tenant} user@{tenant}.example"
     if verb == "cancel":

@@ -26,6 +26,7 @@ _SCOPE_WORDS = {
     Scope.TENANT: "the whole tenant",
     Scope.ACCOUNT: "cPanel accounts",
     Scope.MAILBOX: "mailboxes",
+    Scope.SETTING: "server settings",
 }
 
 
@@ -61,6 +62,13 @@ class CommandService:
         provider = self.tenants.provider(tenant)
         supported = provider.capabilities()
         for target in targets:
+            if target.scope is Scope.SETTING and (target.scope, verb) not in supported:
+                if (Scope.SETTING, Verb.STATUS) in supported:
+                    raise CommandError("Server settings are changed only with set.")
+                raise CommandError(
+                    f"{tenant} ({config.provider}) has no WHM Tweak Settings: "
+                    "policy and set work on WHM tenants only."
+                )
             if revert is not None and (target.scope, revert) not in supported:
                 raise CommandError(
                     f"{tenant} ({config.provider}) cannot {revert.value} "
@@ -90,19 +98,22 @@ class CommandService:
         (``intake_id``: the stored command it comes from, so it is stored once; ``limit``:
         the requester's limit, counted atomically with the insert)."""
         provider = self.precheck(command)
-        problems = [r for r in _live_check(provider, command.targets) if not r.ok]
+        live = _live_check(provider, command.targets)
+        problems = [r for r in live if not r.ok]
         if problems:
             lines = [f"• `{r.target}`: {r.message}" for r in problems[:20]]
             if len(problems) > 20:
                 lines.append(f"• … and {len(problems) - 20} more")
             raise CommandError("Nothing was requested:\n" + "\n".join(lines))
+        if command.duration is not None:
+            _check_restorable(live)
         return self.workflow.submit(
             tenant=command.tenant,
             verb=command.verb.value,
             targets=[t.key() for t in command.targets],
             reason=command.reason,
             requester=requester,
-            tenant_wide=Target.tenant() in command.targets,
+            tenant_wide=_server_wide(command.targets),
             revert_verb=command.revert_verb.value if command.revert_verb else None,
             revert_after=command.duration,
             intake_id=intake_id,
@@ -124,6 +135,23 @@ class CommandService:
             return provider.queue(command.target)  # type: ignore[attr-defined]
         except ProviderError as exc:
             raise CommandError(f"Could not read the mail queue: {exc.user_message}") from None
+
+
+def _server_wide(targets: Sequence[Target]) -> bool:
+    """The whole tenant, or a server setting: both need the whole-server approval count."""
+    return any(t.scope in (Scope.TENANT, Scope.SETTING) for t in targets)
+
+
+def _check_restorable(results: Sequence[TargetResult]) -> None:
+    """--for must be able to put every previous value back."""
+    for result in results:
+        facts = result.state.facts if result.state is not None else {}
+        if facts.get("restorable") is False:
+            raise CommandError(
+                f"Nothing was requested: `{facts.get('key')}` is {facts.get('value')} now, and "
+                "set_tweaksetting cannot set it back to that, so --for could not undo this "
+                "change. Request it without --for."
+            )
 
 
 def _live_check(provider: Provider, targets: Sequence[Target]) -> list[TargetResult]:

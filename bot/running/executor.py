@@ -16,6 +16,7 @@ from approvals import RequestView, TargetOutcome, TargetRecord, Workflow
 from approvals.models import Job
 from approvals.workflow import EXECUTE, REVERT
 from bot.ops.logs import log_context
+from bot.running.settings_revert import previous_settings
 from bot.slack.cards import Cards
 from bot.slack.views import escape, mention
 from bot.tenants import TenantRegistry
@@ -136,6 +137,8 @@ class Executor:
             self.workflow.finish_revert(request_id, [])
             return
         targets = [Target.from_key(k) for k in keys]
+        if verb == Verb.SET:  # a set is undone by setting each previous value back
+            targets = previous_settings(view, keys)
         records = self._apply(view.request.tenant, Verb(verb), targets, request_id)
         final = self.workflow.finish_revert(request_id, records)
         ok = sum(r.ok for r in records)

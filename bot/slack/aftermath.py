@@ -36,6 +36,7 @@ _NOTHING_DONE = {
     "rejected": "the back end refused it for the reason quoted; request again once that is "
     "resolved",
     "skipped": "the later request decides this target",
+    "rolled_back": "request it again once the setting that failed is fixed",
 }
 _MAYBE_DONE = {
     "unavailable": "request again when the back end answers (repeating the change is safe)",

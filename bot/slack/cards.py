@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from approvals import RequestView, Workflow
 from approvals.delivery import CardDelivery, PendingPost
 from approvals.models import ChangeRequest
+from bot.commands.messages import whole_tenant_note
 from bot.slack.card_recovery import CARD_EVENT, find_posted_card, reposted_note
 from bot.slack.slack_errors import classify
 from bot.slack.views import card, result_text
@@ -39,10 +40,12 @@ class Cards:
         delivery: CardDelivery | None = None,
         *,
         asked: Callable[[str], Sequence[str]] | None = None,
+        kind: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
         self.workflow = workflow
         self.asked = asked  # tenant → its approvers as configured, shown on the card
+        self.kind = kind  # tenant → its back end ("whm", "exchange"): what a change does
         self.delivery = delivery or CardDelivery(workflow.db, workflow._clock)
         self.on_failure: Callable[[str], None] | None = None  # metrics count failures here
         # what this process last learnt, for callers holding a view read before a failure
@@ -91,7 +94,7 @@ class Cards:
 
     def _post(self, view: RequestView, channel: str, *, reposted: bool) -> None:
         self.delivery.begin_post(view.id, channel)
-        text, blocks = card(view, self._asked(view))
+        text, blocks = card(view, self._asked(view), self._note(view))
         if reposted:
             blocks = [*blocks, reposted_note()]
         try:
@@ -111,6 +114,16 @@ class Cards:
             view.id, channel=response["channel"], ref=response["ts"], revision=view.request.revision
         )
         self._backoff.pop(view.id, None)
+
+    def _note(self, view: RequestView) -> str:
+        """What a whole-server change does and does not stop, on its back end."""
+        if self.kind is None or not view.request.tenant_wide:
+            return ""
+        try:
+            kind = self.kind(view.request.tenant)
+        except Exception:  # a tenant removed from the config: the card still draws
+            return ""
+        return whole_tenant_note(kind, view.request.verb, [t.target for t in view.targets])
 
     def _asked(self, view: RequestView) -> Sequence[str]:
         if self.asked is None:
@@ -144,7 +157,7 @@ class Cards:
         req = view.request
         if not req.card_channel or not req.card_ref or not self._due(req):
             return False
-        text, blocks = card(view, self._asked(view))
+        text, blocks = card(view, self._asked(view), self._note(view))
         try:
             self.client.chat_update(
                 channel=req.card_channel, ts=req.card_ref, text=text, blocks=blocks
@@ -223,7 +236,7 @@ class Cards:
         self.update(view)
         if not self.workflow.claim_result_post(view.id):
             return
-        if not self.reply(view, result_text(view)):
+        if not self.reply(view, result_text(view, note=self._note(view))):
             self.workflow.release_result_post(view.id)
 
     def sync(self) -> int:
@@ -233,7 +246,7 @@ class Cards:
             fixed += self.update(view)
         for view in self.workflow.results_to_post():
             if self.workflow.claim_result_post(view.id):
-                if self.reply(view, result_text(view)):
+                if self.reply(view, result_text(view, note=self._note(view))):
                     fixed += 1
                 else:
                     self.workflow.release_result_post(view.id)

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from approvals import RequestView
 from approvals.models import utcnow
+from bot.commands.service import StatusReport
 from bot.slack.views import escape, summary_line, when
+from providers.whm_tweaks import TWEAKS
 
-__all__ = ["age", "pending_text"]
+__all__ = ["age", "pending_text", "policy_text"]
 
 
 def age(since: datetime, now: datetime | None = None) -> str:
@@ -43,3 +45,23 @@ def pending_text(
                 f"{when(view.request.revert_at)}"
             )
     return "\n".join(lines)[:3900]
+
+
+def policy_text(report: StatusReport) -> str:
+    """``/smtp policy``: each outbound-mail Tweak Setting, its value now, what it does."""
+    lines = [
+        f"*Outbound-mail Tweak Settings on `{escape(report.tenant)}`* (read now from WHM; "
+        f"change with `/smtp set {escape(report.tenant)} key=value`):"
+    ]
+    for result in report.results:
+        key = result.target.name.partition("=")[0]
+        known = TWEAKS.get(key)
+        if result.state is None or known is None:
+            lines.append(f":warning: `{escape(key)}`: {escape(result.message)}")
+            continue
+        value = str(result.state.facts.get("value", ""))
+        lines.append(
+            f"• `{key}` ({escape(known.label)}): *{escape(value)}*: {escape(known.what)} "
+            f"_(values: {escape(known.allowed())})_"
+        )
+    return "\n".join(lines)

@@ -18,7 +18,7 @@ from bot.slack.context import SlackContext
 from bot.slack.history import history_text, requests_of
 from bot.slack.http_client import Responder
 from bot.slack.queue_view import queue_text
-from bot.slack.reports import pending_text
+from bot.slack.reports import pending_text, policy_text
 from bot.slack.slack_errors import classify
 from bot.slack.views import escape
 from providers.targets import Target
@@ -104,6 +104,9 @@ def _status(rt: SlackContext, parsed: grammar.Status, respond: Responder, origin
         report = rt.service.status(parsed)
     except (CommandError, WorkflowError) as exc:
         respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
+        return
+    if parsed.policy:
+        respond(response_type="ephemeral", text=policy_text(report))
         return
     lines = [f"*Live state on `{parsed.tenant}`:*"]
     for result in report.results[:40]:

@@ -13,6 +13,7 @@ from typing import Any
 from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
 from bot.slack.aftermath import change_summary, next_step
+from providers.targets import SETTING_PREFIX
 
 __all__ = [
     "APPROVE_ACTION",
@@ -72,6 +73,8 @@ def _targets_text(view: RequestView) -> str:
 
 
 def _target_label(key: str) -> str:
+    if key.startswith(SETTING_PREFIX):
+        return f"`{escape(key[len(SETTING_PREFIX) :])}`"
     return "*WHOLE TENANT*" if key == "*" else f"`{escape(key)}`"
 
 
@@ -79,9 +82,12 @@ def _truncate(text: str, limit: int = _SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def card(view: RequestView, asked: Sequence[str] = ()) -> tuple[str, list[dict[str, Any]]]:
+def card(
+    view: RequestView, asked: Sequence[str] = (), note: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
     """The approval card for a request in its current state: (fallback text, blocks).
-    ``asked``: the tenant's approvers as configured, named while it waits and on expiry."""
+    ``asked``: the tenant's approvers as configured, named while it waits and on expiry;
+    ``note``: what a whole-server change does (and does not) stop on its back end."""
     req = view.request
     status = view.status
     verb = req.verb.upper()
@@ -118,6 +124,9 @@ def card(view: RequestView, asked: Sequence[str] = ()) -> tuple[str, list[dict[s
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _progress(view, asked)}]},
     ]
+    if note:
+        what = {"type": "mrkdwn", "text": _truncate(f"*What this does*\n{escape(note)}")}
+        blocks.insert(3, {"type": "section", "text": what})
     if status is RequestStatus.PENDING:
         blocks.append(_buttons(view))
     elif status is RequestStatus.EXECUTING:
@@ -223,7 +232,7 @@ def decision_buttons(view: RequestView, *, block_id: str) -> dict[str, Any]:
     }
 
 
-def result_text(view: RequestView, failures_first: bool = True) -> str:
+def result_text(view: RequestView, failures_first: bool = True, note: str = "") -> str:
     """The thread post with per-target results, summarised past a bounded number of lines."""
     targets: Sequence = view.targets
     ok = [t for t in targets if t.outcome == TargetOutcome.SUCCEEDED.value]
@@ -234,6 +243,7 @@ def result_text(view: RequestView, failures_first: bool = True) -> str:
     )
     summary = change_summary(view)
     head += f"\n{summary}" if summary else ""
+    head += f"\n_{escape(note)}_" if note and view.status is RequestStatus.SUCCEEDED else ""
     ordered = (failed + ok) if failures_first else list(targets)
     lines = []
     for t in ordered[:_SHOWN_RESULTS]:

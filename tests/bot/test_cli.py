@@ -277,7 +277,7 @@ def test_timed_request_prints_when_the_bot_undoes_it(cli: Cli) -> None:
         r"The running bot undoes it \(enable\) at \d{4}-\d\d-\d\d \d\d:\d\d UTC", approve.out
     )
     bad = cli.run("request", "enable", "acme", SPAMMER, "--for", "2h")
-    assert bad.code == 2 and "--for only goes with disable or hold" in bad.err
+    assert bad.code == 2 and "--for only goes with disable, hold or set" in bad.err
 
 
 def test_approve_waits_for_the_bots_worker_when_it_takes_the_job(

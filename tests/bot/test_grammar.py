@@ -113,7 +113,7 @@ def test_timed_restrictions() -> None:
     hold = parse("hold acme a@x.test --for 90m")
     assert hold.revert_verb == Verb.RELEASE
     for text, fragment in [
-        ("enable acme a@x.test --for 1h", "only goes with disable or hold"),
+        ("enable acme a@x.test --for 1h", "only goes with disable, hold or set"),
         ("disable acme a@x.test --for soon", "is not a duration"),
         ("disable acme a@x.test --for 91d", "at most 90d"),
     ]:
@@ -147,3 +147,30 @@ def test_ids_are_ascii_digits_only() -> None:
 def test_hostile_addresses_are_refused_before_anything_is_stored(address: str) -> None:
     with pytest.raises(UsageError, match="not a valid email address|not a target|not a"):
         parse(f"disable acme {address}")
+
+
+def test_settings_go_only_through_policy_and_set() -> None:
+    for text in ("disable acme setting:maxemailsperhour=5", "status acme setting:nobodyspam"):
+        with pytest.raises(UsageError, match="changed with /smtp set"):
+            parse(text)
+    policy = parse("policy acme")
+    assert isinstance(policy, Status) and policy.policy and len(policy.targets) == 10
+    change = parse("set acme MaxEmailsPerHour=200 nobodyspam=OFF --for 2h")
+    assert isinstance(change, Change) and change.revert_verb == Verb.SET
+    assert [t.key() for t in change.targets] == [
+        "setting:maxemailsperhour=200",
+        "setting:nobodyspam=off",
+    ]
+    for text, fragment in [
+        ("set acme", "at least one key=value"),
+        ("set acme nobodyspam", "is not key=value"),
+        ("set acme nobodyspam=", "needs a value"),
+        ("set acme maxemailsperhour=1 maxemailsperhour=2", "given twice"),
+        ("set acme maxemailsperhour=\uff12", "is not a value"),
+        ("set acme email_send_limits_max_defer_fail_percentage=101", "from 1 to 100%"),
+        ("set acme maxemailsperhour=unlimited", "cannot be set back to unlimited"),
+        ("policy acme extra", "only a tenant name"),
+        ("policy acme --reason x", "takes no --reason"),
+    ]:
+        with pytest.raises(UsageError, match=fragment):
+            parse(text)

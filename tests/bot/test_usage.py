@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from starlette.testclient import TestClient
 
 from approvals import Database
-from bot.commands.messages import usage_for
+from bot.commands.messages import usage_for, whole_tenant_note
 from tests.bot.test_fuzz_requests import _signed, app  # noqa: F401 - app is a fixture
 
 __all__ = ["app"]
@@ -48,3 +48,14 @@ def test_without_a_config_every_verb_and_target_kind_is_listed() -> None:
     text = usage_for(None)
     assert "/smtp reset" in text and "/smtp hold" in text
     assert "mailbox GUID (Exchange)" in text
+
+
+def test_whole_tenant_changes_say_what_they_do_on_each_back_end() -> None:
+    whm = whole_tenant_note("whm", "disable", ["*"])
+    assert "SMTP Restrictions" in whm and "does NOT stop mail sent through Exim" in whm
+    assert "PHP mail()" in whm and "webmail" in whm and "authenticated SMTP" in whm
+    exchange = whole_tenant_note("exchange", "disable", ["*"])
+    assert "SMTP AUTH off for the whole organisation" in exchange and "Exim" not in exchange
+    assert "back on" in whole_tenant_note("exchange", "enable", ["*"])
+    assert "Tweak Settings" in whole_tenant_note("whm", "set", ["setting:nobodyspam=on"])
+    assert whole_tenant_note("whm", "disable", ["a@x.test"]) == ""

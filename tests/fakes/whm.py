@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import trustme
 
 from tests.fakes.whm_queue import QUEUE_FUNCTIONS, QUEUE_UAPI, FakeQueue, QueueFailure, Started
+from tests.fakes.whm_tweaks import FakeTweaks, TweakFailure
 
 __all__ = ["ACCESS_DENIED", "DEFAULT_TOKEN", "Call", "FAIL_KINDS", "FakeWhm", "server_tls"]
 
@@ -115,7 +116,7 @@ class FakeWhm:
         self.username, self.token, self.latency_s, self.hang_s = username, token, latency_s, hang_s
         self.trickle_s = trickle_s  # "trickle": the whole reply, one byte every trickle_s
         self.privileges = dict(privileges or {"all": 1})
-        self.smtp_restriction: int | None = 1  # the shipped default of smtpmailgidonly
+        self.tweaks = FakeTweaks()  # get/set_tweaksetting (smtpmailgidonly ships as 1)
         self.calls: list[Call] = []
         self.max_in_flight = 0
         self._tls = tls
@@ -128,6 +129,16 @@ class FakeWhm:
         self.queue = FakeQueue(self._lock)  # Exim's queue: tests/fakes/whm_queue.py
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
+
+    @property
+    def smtp_restriction(self) -> int | None:
+        """SMTP Restrictions (``smtpmailgidonly``): 1, 0 or None (unset)."""
+        value = self.tweaks.values.get("smtpmailgidonly")
+        return None if value is None else int(value)
+
+    @smtp_restriction.setter
+    def smtp_restriction(self, value: int | None) -> None:
+        self.tweaks.values["smtpmailgidonly"] = value
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -273,17 +284,11 @@ class FakeWhm:
             return {"user": self._domain_owner.get(p.get("domain", "").lower())}
         if function == "accountsummary":
             return {"acct": [self._summary(self._find_account(p))]}
-        if function == "get_tweaksetting":
-            self._check_tweak(p)
-            value = self.smtp_restriction
-            return {"tweaksetting": {"key": p["key"]} | ({} if value is None else {"value": value})}
-        if function == "set_tweaksetting":
-            self._check_tweak(p)
-            if p.get("value") not in ("0", "1"):
-                raise _Failure("Value must be either 0 or 1")
-            if apply:
-                self.smtp_restriction = int(p["value"])
-            return None
+        if self.tweaks.handles(function):
+            try:
+                return self.tweaks.dispatch(function, p, apply=apply)
+            except TweakFailure as exc:
+                raise _Failure(str(exc)) from None
         if function in _CHANGES:
             acct = self._accounts.get(p.get("user", ""))
             if acct is None:
@@ -318,13 +323,6 @@ class FakeWhm:
             "outgoing_mail_suspended": acct.outgoing_mail_suspended,
             "outgoing_mail_hold": acct.outgoing_mail_hold,
         }
-
-    @staticmethod
-    def _check_tweak(p: dict[str, str]) -> None:
-        if p.get("module", "Main") not in ("Apache", "Basic", "Mail", "Main"):
-            raise _Failure("Invalid tweaksetting module")
-        if p.get("key") != "smtpmailgidonly":
-            raise _Failure("Invalid tweaksetting key")
 
     def _uapi_call(self, p: dict[str, str], *, apply: bool) -> dict[str, Any]:
         user, module, func = (p.get(f"cpanel.{k}", "") for k in ("user", "module", "function"))
