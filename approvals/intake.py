@@ -10,7 +10,7 @@ in the table makes a replayed delivery of the same interaction a no-op. Payloads
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from approvals.db import Database
+from approvals.group_commit import GroupCommit
 from approvals.jobs import Doorbell
 from approvals.leases import aware, renewed_while
 from approvals.models import Intake, IntakeState, utcnow
@@ -58,11 +59,15 @@ class IntakeQueue:
         self.lease = lease
         self.max_attempts = max_attempts
         self._clock = clock
+        self._group: GroupCommit[dict[str, object], int | None] = GroupCommit(self._insert_all)
 
     # --- producing ---------------------------------------------------------------------------
 
     def accept(self, *, kind: str, payload: str, dedupe_key: str | None) -> int | None:
-        """Store one row and commit; its ID, or None when ``dedupe_key`` was stored before."""
+        """Store one row and commit; its ID, or None when ``dedupe_key`` was stored before.
+
+        Rows accepted at the same moment by other threads of this process share the commit
+        (approvals.group_commit); this call returns once its own row is committed."""
         values = {
             "kind": kind,
             "payload": payload,
@@ -71,14 +76,21 @@ class IntakeQueue:
             "state": IntakeState.QUEUED.value,
             "attempts": 0,
         }
+        return self._group.submit(values)
+
+    def _insert_all(self, rows: Sequence[dict[str, object]]) -> list[int | None]:
+        """One transaction for a batch: each row's ID, or None for a repeated dedupe key
+        (also when the repeat is in the same batch: the second insert meets the first)."""
         insert_into = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        insert = insert_into(Intake).values(**values)
-        if dedupe_key is not None:  # a replay is answered by the index, not by an exception
-            insert = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        insert = insert.returning(col(Intake.id))
+        ids: list[int | None] = []
         with self.db.transaction() as s:
-            row = s.execute(insert).first()
-        return None if row is None else int(row[0])
+            for values in rows:
+                insert = insert_into(Intake).values(**values)
+                if values["dedupe_key"] is not None:  # a replay is answered by the index
+                    insert = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
+                row = s.execute(insert.returning(col(Intake.id))).first()
+                ids.append(None if row is None else int(row[0]))
+        return ids
 
     def ring(self) -> None:
         self.doorbell.ring()
