@@ -13,6 +13,7 @@ SIGKILL; elsewhere: when its stdin closes). If it dies on its own it is started 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -189,6 +190,10 @@ class WorkerProcess:
             self._read_control(proc)
             code = proc.wait()
             self._ready.clear()
+            for pipe in (proc.stdin, proc.stdout):  # the dead child's ends: a new child gets new
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             if self.on_exit is not None:
                 try:
                     self.on_exit(proc.pid)
