@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -35,6 +36,8 @@ __all__ = ["AppConfig", "ExchangeTenant", "TenantConfig", "WhmTenant", "load_con
 TENANT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 _PRINCIPAL = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
 _CHANNEL = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
+# true, false, or a CA bundle that exists and loads (checked at load: bot.config.tls)
+VerifyTls = Annotated[bool | str, AfterValidator(check_verify_tls)]
 _DOMAIN = Annotated[str, Field(pattern=r"^[a-z0-9.-]+\.[a-z]{2,63}$")]
 
 
@@ -98,7 +101,7 @@ class WhmTenant(_TenantBase):
     url: Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+(?::\d+)?/?$")]
     username: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
     token: SecretStr
-    verify_tls: bool | str = True
+    verify_tls: VerifyTls = True
 
     @field_validator("url")
     @classmethod
@@ -109,11 +112,6 @@ class WhmTenant(_TenantBase):
                 "on 2087), or set `allow_plaintext: true` on the tenant if you must"
             )
         return value
-
-    @field_validator("verify_tls")
-    @classmethod
-    def _verify_tls(cls, value: bool | str) -> bool | str:
-        return check_verify_tls(value)
 
     @property
     def plaintext_url(self) -> str | None:
@@ -131,12 +129,7 @@ class WinRMConfig(_Strict):
     transport: Literal["ntlm", "kerberos", "credssp", "ssl", "basic"] = "ntlm"
     username: str
     password: SecretStr
-    verify_tls: bool | str = True
-
-    @field_validator("verify_tls")
-    @classmethod
-    def _verify_tls(cls, value: bool | str) -> bool | str:
-        return check_verify_tls(value)
+    verify_tls: VerifyTls = True
 
     @property
     def plaintext_url(self) -> str | None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from approvals import RequestView, TargetOutcome
 from approvals.models import RequestTarget
+from bot.slack.mrkdwn import escape
 
 __all__ = ["Change", "change_of", "change_summary", "next_step"]
 
@@ -75,7 +76,7 @@ def next_step(view: RequestView, target: RequestTarget) -> str:
             return f"nothing was changed on this target; request again when {backend} answers"
         advice = _NOTHING_DONE.get(kind, "request again")
         return f"nothing was changed on this target; {advice}"
-    check = f"`/smtp status {_escape(view.request.tenant)} {_escape(target.target)}`"
+    check = f"`/smtp status {escape(view.request.tenant)} {escape(target.target)}`"
     advice = _MAYBE_DONE.get(kind, "see the bot's log")
     return f"it may or may not have changed: check with {check}; {advice}"
 
@@ -103,11 +104,5 @@ def change_summary(view: RequestView) -> str:
 
 
 def _names(keys: list[str], shown: int = 10) -> str:
-    names = ", ".join("the whole server" if k == "*" else f"`{_escape(k)}`" for k in keys[:shown])
+    names = ", ".join("the whole server" if k == "*" else f"`{escape(k)}`" for k in keys[:shown])
     return names + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
-
-
-def _escape(text: str) -> str:
-    """Slack mrkdwn's three control characters (as ``bot.slack.views.escape``, which imports
-    this module)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -13,6 +13,7 @@ from typing import Any
 from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
 from bot.slack.aftermath import change_summary, next_step
+from bot.slack.mrkdwn import escape
 from providers.targets import SETTING_PREFIX
 
 __all__ = [
@@ -57,11 +58,6 @@ def mention(actor: str | None) -> str:
     if actor[:1] in ("U", "W") and actor.isalnum():
         return f"<@{actor}>"
     return f"`{escape(actor)}`"
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _targets_text(view: RequestView) -> str:

@@ -92,11 +92,10 @@ def test_the_limit_is_per_user_across_tenants(db: Database) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)  # replicas share one PostgreSQL
 def test_forty_at_once_across_two_replicas_store_exactly_the_limit(
     postgres_schema: str, db: Database
 ) -> None:
-    if db.is_sqlite:
-        pytest.skip("replicas share a PostgreSQL database")
     other = postgres_database(postgres_schema)  # a second replica: its own engine and pool
     try:
         one, two = workflow(db), workflow(other)

@@ -90,7 +90,7 @@ class _EchoingProvider:
         return self._results(targets)
 
     def close(self) -> None:
-        pass
+        """Nothing to release: this provider holds no connection."""
 
 
 def test_a_provider_echoing_its_token_is_scrubbed_at_the_boundary() -> None:
