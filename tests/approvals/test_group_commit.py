@@ -96,3 +96,42 @@ def test_fifty_concurrent_accepts_get_fifty_distinct_rows(db: Database) -> None:
     assert len(ids) == 50 and None not in ids and len(set(ids)) == 50
     with db.read() as s:
         assert s.execute(sa.text("SELECT count(*) FROM intake")).scalar_one() == 50
+
+
+def test_a_leader_is_answered_after_its_own_batch_not_after_the_ones_queued_behind_it() -> None:
+    """The leader hands the lead on: its caller is answered while the next batch is still
+    being written (at 50 concurrent acks, waiting for every later batch was the p99)."""
+    first_started, release_first = threading.Event(), threading.Event()
+    second_started, release_second = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def write(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        if len(batches) == 1:
+            first_started.set()
+            release_first.wait(10)
+        else:
+            second_started.set()
+            release_second.wait(10)
+        return list(items)
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    answered: list[int] = []
+    threads = [
+        threading.Thread(target=lambda i=i: answered.append(group.submit(i))) for i in range(5)
+    ]
+    threads[0].start()
+    assert first_started.wait(10)
+    for t in threads[1:]:
+        t.start()
+    while len(group._queue) < 4:
+        threading.Event().wait(0.01)
+    release_first.set()
+    assert second_started.wait(10)
+    threads[0].join(10)
+    assert answered == [0]  # answered while the second batch is still under way
+    release_second.set()
+    for t in threads:
+        t.join(10)
+    assert sorted(answered) == [0, 1, 2, 3, 4]
+    assert [len(b) for b in batches] == [1, 4]
