@@ -1,8 +1,10 @@
 """Exchange Online back end: SMTP AUTH per organisation and per mailbox, over WinRM.
 
-A whole batch (1 or 1,000 targets) is ONE WinRM command running ONE fixed PowerShell script
-with ONE Connect-ExchangeOnline; the targets travel as data. See providers/exchange_script.py
-for why no user text can become PowerShell, and exchange_results.py for read-back checks.
+A batch is ONE WinRM command running ONE fixed PowerShell script with ONE
+Connect-ExchangeOnline, the targets travelling as data; a large batch of mailboxes is split over
+up to ``max_concurrency`` such commands running at once (providers/exchange_sessions.py: every
+mailbox costs its own cmdlets). See providers/exchange_script.py for why no user text can
+become PowerShell, and exchange_results.py for read-back checks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 
 from providers.base import TargetResult
@@ -24,6 +28,7 @@ from providers.exchange_script import (
     classify_fatal,
     parse_output,
 )
+from providers.exchange_sessions import session_chunks
 from providers.targets import Scope, Target, Verb
 from providers.winrm_runner import WinRMRunner, WinRMSettings
 
@@ -97,7 +102,7 @@ class ExchangeProvider:
     """Provider for one Exchange Online tenant; thread-safe, at most ``max_concurrency`` runs."""
 
     kind = "exchange"
-    batch_size = None  # the whole batch in one WinRM command and one Connect-ExchangeOnline
+    batch_size = None  # the whole batch in one call: split over sessions here, not by callers
 
     def __init__(self, settings: ExchangeSettings, *, runner: WinRMRunner | None = None) -> None:
         self._settings = settings
@@ -154,9 +159,19 @@ class ExchangeProvider:
                 results[index] = TargetResult(target, error=refusal)
         if sendable:
             sent = [t for _, t in sendable]
-            for (index, _), result in zip(sendable, self._run(op, verb, sent), strict=True):
+            for (index, _), result in zip(sendable, self._sessions(op, verb, sent), strict=True):
                 results[index] = result
         return [r for r in results if r is not None]
+
+    def _sessions(self, op: str, verb: Verb, targets: list[Target]) -> list[TargetResult]:
+        """One command per slice, the slices at the same time; results in the given order."""
+        chunks = session_chunks(targets, self._settings.max_concurrency)
+        if len(chunks) == 1:
+            return self._run(op, verb, chunks[0])
+        with ThreadPoolExecutor(len(chunks), thread_name_prefix="exchange") as pool:
+            # each thread gets the caller's context: its deadline and its log's request ID
+            futures = [pool.submit(copy_context().run, self._run, op, verb, c) for c in chunks]
+            return [result for future in futures for result in future.result()]
 
     def _run(self, op: str, verb: Verb, targets: list[Target]) -> list[TargetResult]:
         """One WinRM command for the whole list; a run-level failure fails every target."""

@@ -4,7 +4,8 @@ The fake WinRM host cannot run PowerShell. It checks that the script it received
 to the shipped one, then calls ``FakeExchangeOrg.run_script`` with the DATA payload: this
 module interprets the payload the way the script and the EXO cmdlets would (including the
 documented Get-CASMailbox quirk that an empty identity returns every mailbox), so tests see the
-effects of what was sent, not of what the Python side meant.
+effects of what was sent, not of what the Python side meant. Each cmdlet it "runs" is charged
+and recorded by ``clock`` (tests/fakes/exchange_costs.py): time per cmdlet, in the script's order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
+
+from tests.fakes.exchange_costs import CmdletClock, CmdletCosts
 
 __all__ = ["ExchangeCalls", "FakeExchangeOrg", "FakeMailbox", "PSError"]
 
@@ -84,6 +87,7 @@ class FakeExchangeOrg:
         app_id: str = "11111111-2222-3333-4444-555555555555",
         thumbprint: str = "0123456789ABCDEF0123456789ABCDEF01234567",
         org_disabled: bool = False,
+        costs: CmdletCosts | None = None,
     ) -> None:
         self.organization = organization
         self.app_id = app_id
@@ -96,6 +100,7 @@ class FakeExchangeOrg:
         self.host_thumbprints: set[str] = {thumbprint}
         self.consented = True
         self.calls = ExchangeCalls()
+        self.clock = CmdletClock(costs)
         self.lock = threading.Lock()
         self._index: dict[str, list[FakeMailbox]] = {}
         self._index_size = -1
@@ -135,12 +140,21 @@ class FakeExchangeOrg:
 
     # --- the cmdlets -------------------------------------------------------------------
 
-    def _connect(self, params: dict[str, str]) -> None:
+    def _charge(self, run: _RunState, cmdlet: str, identity: str = "") -> None:
+        """Take the cmdlet's time with the tenant unlocked (other sessions go on meanwhile)."""
+        self.lock.release()
+        try:
+            self.clock.charge(run.id, cmdlet, identity)
+        finally:
+            self.lock.acquire()
+
+    def _connect(self, params: dict[str, str], run: _RunState) -> None:
         if self.module_missing:
             raise PSError(
                 "System.Management.Automation.CommandNotFoundException",
                 "The term 'Connect-ExchangeOnline' is not recognized as the name of a cmdlet.",
             )
+        self._charge(run, "Connect-ExchangeOnline")  # a failed sign-in takes its time too
         # in the order the module and Entra ID meet them: the host's store, then the tenant,
         # the app, its certificate, its consent
         thumbprint = params.get("CertificateThumbprint", "")
@@ -175,8 +189,13 @@ class FakeExchangeOrg:
             )
         self.calls.connects += 1
 
-    def _get_cas(self, identity: str) -> list[FakeMailbox]:
+    def _get_cas(self, identity: str, run: _RunState) -> list[FakeMailbox]:
+        self._charge(run, "Get-CASMailbox", identity)
         self.calls.get_cas += 1
+        return self._lookup(identity, "RecipientTasks.GetCASMailbox")
+
+    def _lookup(self, identity: str, cmdlet: str) -> list[FakeMailbox]:
+        """The identity's mailboxes as the cmdlet resolves them (not found: its error)."""
         if not identity:  # documented: a $null/empty Identity returns ALL mailboxes
             return list(self.mailboxes)
         found = self._matches(identity)
@@ -184,7 +203,7 @@ class FakeExchangeOrg:
             raise _exo_error(
                 _NOT_FOUND,
                 "Ex6F9304",
-                "RecipientTasks.GetCASMailbox",
+                cmdlet,
                 f"The operation couldn't be performed because object '{identity}' couldn't be "
                 "found on 'AM0PR01A001DC01.EURPR01A001.prod.outlook.com'.",
             )
@@ -192,15 +211,15 @@ class FakeExchangeOrg:
             raise _exo_error(
                 _AMBIGUOUS,
                 "Ex9E65A2",
-                "RecipientTasks.GetCASMailbox",
+                cmdlet,
                 f"The operation couldn't be performed because object: '{identity}' matches "
                 "multiple entries.",
             )
         return found
 
-    def _set_cas(self, identity: str, value: bool | None) -> None:
-        (box,) = self._get_cas(identity)
-        self.calls.get_cas -= 1  # the lookup above is internal to Set-CASMailbox
+    def _set_cas(self, identity: str, value: bool | None, run: _RunState) -> None:
+        self._charge(run, "Set-CASMailbox", identity)
+        (box,) = self._lookup(identity, "RecipientTasks.SetCASMailbox")
         self.calls.set_cas += 1
         self.calls.set_identities.append(identity)
         if box.guid not in self.sticky:
@@ -215,7 +234,7 @@ class FakeExchangeOrg:
                 "v": 1, "request_id": None, "note": None, "dry_run": False, "org": None,
                 "items": [], "fatal": None,
             }  # fmt: skip
-            run = _RunState()
+            run = _RunState(id=self.clock.new_run())
             rc = 0
             try:
                 try:
@@ -231,6 +250,7 @@ class FakeExchangeOrg:
                 doc["fatal"] = {**exc.record, "phase": run.phase}
                 rc = 2
             if run.connected:
+                self._charge(run, "Disconnect-ExchangeOnline")
                 self.calls.disconnects += 1
             out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
             return (out + "\r\n").encode("utf-8"), rc
@@ -251,9 +271,10 @@ class FakeExchangeOrg:
         keys = ("Organization", "AppId", "CertificateThumbprint")
         connect = {k: str(req["connect"][k]) for k in keys}
         run.phase = "connect"
-        self._connect(connect)
+        self._connect(connect, run)
         run.connected = True
         run.phase = "org"
+        self._charge(run, "Get-TransportConfig")
         self.calls.get_transport += 1
         org = self.org_disabled
         doc["org"] = org_doc = {"before": org, "after": org}
@@ -267,14 +288,22 @@ class FakeExchangeOrg:
                 "changed": False, "would_set": False, "error": None,
             }  # fmt: skip
             try:
-                org = self._item(r, op=op, verb=verb, want=want, org=org, dry=dry)
+                org = self._item(r, run, op=op, verb=verb, want=want, org=org, dry=dry)
             except PSError as exc:
                 r["error"] = exc.record
             org_doc["after"] = org
             items.append(r)
 
     def _item(
-        self, r: dict[str, object], *, op: str, verb: str, want: bool | None, org: bool, dry: bool
+        self,
+        r: dict[str, object],
+        run: _RunState,
+        *,
+        op: str,
+        verb: str,
+        want: bool | None,
+        org: bool,
+        dry: bool,
     ) -> bool:
         """One item, as the script's foreach body; returns the (possibly new) org value."""
         if r["scope"] == "tenant":
@@ -283,8 +312,10 @@ class FakeExchangeOrg:
                 if dry:
                     r["would_set"] = True
                 else:
+                    self._charge(run, "Set-TransportConfig")
                     self.calls.set_transport += 1
                     self.org_disabled = bool(want)
+                    self._charge(run, "Get-TransportConfig")
                     self.calls.get_transport += 1
                     org = self.org_disabled
                     r["after"], r["changed"] = org, True
@@ -303,15 +334,15 @@ class FakeExchangeOrg:
         ):
             r["error"] = PSError("InvalidIdentity", "identity did not match exactly one").record
             return org
-        (box,) = self._get_cas(identity)
+        (box,) = self._get_cas(identity, run)
         r["guid"], r["primary_smtp"] = box.guid, box.primary_smtp
         r["before"] = r["after"] = box.smtp_auth_disabled
         if op == "apply" and r["before"] is not want:
             if dry:
                 r["would_set"] = True
             else:
-                self._set_cas(box.guid, want)
-                (after,) = self._get_cas(box.guid)
+                self._set_cas(box.guid, want, run)
+                (after,) = self._get_cas(box.guid, run)
                 r["after"], r["changed"] = after.smtp_auth_disabled, True
         r["org"] = org
         return org
@@ -319,5 +350,6 @@ class FakeExchangeOrg:
 
 @dataclass
 class _RunState:
+    id: int
     phase: str = "payload"
     connected: bool = False

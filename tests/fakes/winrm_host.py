@@ -5,6 +5,11 @@ answers AS a Windows host with ExchangeOnlineManagement: it checks that the comm
 shipped bootstrap and that stdin carries the shipped exchange.ps1 byte for byte (anything else is
 recorded in ``violations`` and fails the command), then hands the DATA payload to
 ``FakeExchangeOrg.run_script``. Fault injection: ``faults`` (see ``HostFaults``).
+
+Like a real host, the command runs on its own (a thread, once stdin is complete) and a Receive
+waits for it at most the OperationTimeout the client sent, then answers with the WS-Man timeout
+fault so that the client asks again: a script that takes 15 minutes (per-cmdlet costs, see
+tests/fakes/exchange_costs.py) is polled, not held in one HTTP exchange.
 """
 
 from __future__ import annotations
@@ -85,6 +90,8 @@ class _Command:
     stdin: bytearray = field(default_factory=bytearray)
     stdin_done: bool = False
     result: tuple[bytes, bytes, int] | None = None
+    started: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class FakeWinRMHost:
@@ -211,9 +218,10 @@ class FakeWinRMHost:
             state = f'<rsp:CommandState CommandId="{command_id}" State="{running}"/>'
             body = f"<rsp:ReceiveResponse>{state}</rsp:ReceiveResponse>"
             return self._reply(f"{_SHELL_NS}/ReceiveResponse", msg, body)
-        if command.result is None:
-            time.sleep(self.command_delay_s)
-            command.result = self._execute(command)
+        self._start(command)
+        if not command.done.wait(_operation_timeout(root)):
+            return 500, _fault(TIMEOUT_FAULT_CODE, "The operation timed out.", timeout=True)
+        assert command.result is not None
         stdout, stderr, code = command.result
         parts = [_stream("stdout", command_id, stdout), _stream("stderr", command_id, stderr)]
         parts.append(f'<rsp:Stream Name="stdout" CommandId="{command_id}" End="true"></rsp:Stream>')
@@ -234,6 +242,24 @@ class FakeWinRMHost:
         return self._reply("http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse", msg, "")
 
     # --- "running" the command ---------------------------------------------------------
+
+    def _start(self, command: _Command) -> None:
+        """Run the command in the background, once (powershell.exe start-up, then the script)."""
+        with self._lock:
+            if command.started:
+                return
+            command.started = True
+
+        def run() -> None:
+            try:
+                time.sleep(self.command_delay_s)
+                command.result = self._execute(command)
+            except Exception as exc:  # a bug in the fake: fail the command, visibly
+                command.result = (b"", f"fake host crashed: {exc!r}".encode(), 1)
+            finally:
+                command.done.set()
+
+        threading.Thread(target=run, name="fake-winrm-command", daemon=True).start()
 
     def _execute(self, command: _Command) -> tuple[bytes, bytes, int]:
         """Act as powershell.exe running the bootstrap; refuse any other program text."""
@@ -290,6 +316,12 @@ def provider_for(
         dry_run=dry_run,
     )
     return ExchangeProvider(settings)
+
+
+def _operation_timeout(root: ET.Element) -> float:
+    """The client's OperationTimeout (``PT50S``, ``PT5.000S``) in seconds; 60 if absent."""
+    match = re.fullmatch(r"PT(\d+(?:\.\d+)?)S", _text(root, "OperationTimeout"))
+    return float(match.group(1)) if match else 60.0
 
 
 def _text(root: ET.Element, suffix: str) -> str:

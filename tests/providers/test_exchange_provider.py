@@ -1,7 +1,7 @@
 """ExchangeProvider against the loopback WinRM host, through the real pywinrm client.
 
 Every table cell (org disable/enable/status; mailbox disable/enable/reset/status), read-back
-verification, not-found/ambiguous, dry run, and the one-command-per-batch guarantee.
+verification, not-found/ambiguous, dry run, and one command per session of a batch.
 """
 
 from __future__ import annotations
@@ -229,22 +229,25 @@ def test_dry_run_plans_but_changes_nothing(
     assert exo_org.org_disabled is False and box.smtp_auth_disabled is None
 
 
-def test_a_thousand_mailboxes_is_one_command_and_one_connect(
-    exo_host: FakeWinRMHost, exo_org: FakeExchangeOrg, exo: ExchangeProvider
+@pytest.mark.parametrize("sessions", [1, 2])
+def test_a_thousand_mailboxes_is_one_command_and_one_connect_per_session(
+    exo_host: FakeWinRMHost, exo_org: FakeExchangeOrg, sessions: int
 ) -> None:
+    exo = provider_for(exo_host, max_concurrency=sessions)
     targets = [
         Target.parse(exo_org.add_mailbox(f"user{i:04d}@contoso.com").upn) for i in range(1000)
     ]
     results = exo.apply(Verb.DISABLE, targets)
+    assert [r.target for r in results] == targets
     assert len(results) == 1000 and all(r.ok for r in results)
     assert all(_box(exo_org, t.name).smtp_auth_disabled is True for t in targets)
-    assert exo_host.commands == 1
-    assert exo_host.actions["Create"] == 1
-    assert exo_host.actions["Send"] > 1  # stdin was streamed in several chunks
-    assert exo_org.calls.connects == 1 and exo_org.calls.disconnects == 1
+    assert exo_host.commands == sessions
+    assert exo_host.actions["Create"] == sessions
+    assert exo_host.actions["Send"] > sessions  # stdin was streamed in several chunks
+    assert exo_org.calls.connects == sessions and exo_org.calls.disconnects == sessions
     assert exo_org.calls.set_cas == 1000
     assert all(len(line) < 8191 for line in exo_host.command_lines)
-    assert exo_host.codepages == ["65001"]
+    assert exo_host.codepages == ["65001"] * sessions
 
 
 def test_results_keep_request_order_around_refusals(exo: ExchangeProvider) -> None:
