@@ -14,6 +14,7 @@ import re
 
 from providers.base import TargetResult, TargetState
 from providers.errors import (
+    InvalidTarget,
     ProtocolError,
     ProviderError,
     Rejected,
@@ -108,6 +109,11 @@ def state(client: WhmClient, target: Target) -> TargetState:
 def apply(client: WhmClient, target: Target, *, dry_run: bool = False) -> TargetResult:
     """Set the target's limit, read it back, and keep the previous value for --for."""
     account, value = split(target)
+    if not value:  # a revert with no previous value recorded: nothing safe to send
+        raise InvalidTarget(
+            f"no value to set for {ACCOUNT_PREFIX}{account} (no previous value was recorded)",
+            before_change=True,
+        )
     try:
         previous, plan = _read(client, account)
     except ProviderError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
 from bot.slack.aftermath import change_summary, next_step
+from bot.slack.labels import built_label
 from bot.slack.mrkdwn import escape
 from providers.targets import SETTING_PREFIX
 
@@ -69,6 +70,9 @@ def _targets_text(view: RequestView) -> str:
 
 
 def _target_label(key: str) -> str:
+    built = built_label(key)
+    if built is not None:
+        return built
     if key.startswith(SETTING_PREFIX):
         return f"`{escape(key[len(SETTING_PREFIX) :])}`"
     return "*WHOLE TENANT*" if key == "*" else f"`{escape(key)}`"
@@ -123,6 +127,9 @@ def card(
     if note:
         what = {"type": "mrkdwn", "text": _truncate(f"*What this does*\n{escape(note)}")}
         blocks.insert(3, {"type": "section", "text": what})
+    if req.note:  # what the back end warned of while checking the targets
+        warn = f":warning: *Before you approve*\n{escape(req.note)}"
+        blocks.insert(3, {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(warn)}})
     if status is RequestStatus.PENDING:
         blocks.append(_buttons(view))
     elif status is RequestStatus.EXECUTING:
