@@ -132,5 +132,5 @@ def apply(client: WhmClient, target: Target, *, dry_run: bool = False) -> Target
             detail=f"accountsummary max_email_per_hour={now!r}, expected {value!r}",
         )
     facts = _facts(account, now, plan) | {"previous": previous, "verified": True}
-    summary = f"hourly limit per domain: {shown(previous)} → {shown(now)}"
+    summary = f"hourly limit was {shown(previous)}, now {shown(now)} (read back)"
     return TargetResult(target, state=TargetState(target, summary, facts))

@@ -36,6 +36,7 @@ CANCEL_ACTION = "smtp_cancel"
 DENY_MODAL = "smtp_deny_modal"
 DENY_REASON_BLOCK = "deny_reason"
 DENY_REASON_ACTION = "reason"
+_REVERT_WORDS = {"limit": "each previous limit put back automatically"}
 _SHOWN_TARGETS = 10
 _SHOWN_RESULTS = 30
 _SECTION_LIMIT = 2900
@@ -95,7 +96,7 @@ def card(
     change = f"*Change*\n{verb}" + (" (tenant-wide)" if req.tenant_wide else "")
     if req.revert_after_s and req.revert_verb:
         change += f"\nfor {format_duration(timedelta(seconds=req.revert_after_s))}, then "
-        change += f"{req.revert_verb} automatically"
+        change += _REVERT_WORDS.get(req.revert_verb, f"{req.revert_verb} automatically")
     if req.verb == "purge":  # said before anyone approves
         change += "\n:warning: This cannot be undone: the queued messages are deleted."
     fields = [

@@ -74,7 +74,7 @@ def test_limit_sets_the_exact_parameter_and_reads_back(fake_whm: FakeWhm, whm: W
     assert result.state is not None
     facts = result.state.facts
     assert (facts["value"], facts["previous"], facts["verified"]) == ("100", "500", True)
-    assert "500 an hour → 100 an hour" in result.message
+    assert "was 500 an hour, now 100 an hour (read back)" in result.message
     assert fake_whm.limits.limits["bob"] == "100"
     (call,) = fake_whm.calls_to("modifyacct")
     assert {k: v for k, v in call.params.items() if k != "api.version"} == {
