@@ -272,10 +272,17 @@ class Workflow:
         return self.queries.open_requests(requester, limit)
 
     def history(
-        self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
+        self,
+        *,
+        tenant: str | None = None,
+        target: str | None = None,
+        limit: int = 20,
+        target_prefixes: Sequence[str] = (),
     ) -> list[AuditEvent]:
-        """Audit events, newest first."""
-        return self.queries.history(tenant=tenant, target=target, limit=limit)
+        """Audit events, newest first (``target_prefixes``: see ``audit.history``)."""
+        return self.queries.history(
+            tenant=tenant, target=target, limit=limit, target_prefixes=target_prefixes
+        )
 
     def count_events(self, *, actor: str, event: str, since: datetime) -> int:
         """How many ``event`` rows ``actor`` caused since ``since``."""

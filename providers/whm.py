@@ -289,7 +289,8 @@ class WhmProvider:
         suspended = flag(acct.get("outgoing_mail_suspended"))
         held = flag(acct.get("outgoing_mail_hold"))
         facts = {"outgoing_mail_suspended": suspended, "outgoing_mail_hold": held}
-        return TargetState(target, outgoing_summary(suspended, held), facts)
+        summary = outgoing_summary(suspended, held) + whm_limits.status_words(acct)
+        return TargetState(target, summary, facts)
 
     def _mailbox_state(self, target: Target, owner: str) -> TargetState:
         item = self._client.mailbox(owner, target.name)
@@ -304,7 +305,8 @@ class WhmProvider:
             "suspended_login": flag(item.get("suspended_login")),
             "suspended_incoming": flag(item.get("suspended_incoming")),
         }
-        return TargetState(target, outgoing_summary(suspended, held), facts)
+        login = "; login suspended" if facts["suspended_login"] else ""
+        return TargetState(target, outgoing_summary(suspended, held) + login, facts)
 
     # -- validation ----------------------------------------------------------------------------
 

@@ -67,6 +67,16 @@ def _normalised(raw: object) -> str:
     raise ProtocolError(f"WHM accountsummary sent an unreadable max_email_per_hour: {text[:40]!r}")
 
 
+def status_words(acct: dict[str, object]) -> str:
+    """``; hourly limit per domain: 100 an hour`` for an account record with its own limit
+    (``/smtp status account:NAME``), empty when the server's limit applies or it is unreadable."""
+    try:
+        value = _normalised(acct.get("max_email_per_hour"))
+    except ProtocolError:
+        return ""
+    return "" if value in ("default", "0") else f"; hourly limit per domain: {shown(value)}"
+
+
 def _read(client: WhmClient, account: str) -> tuple[str, str]:
     """(limit, package) as accountsummary reports them now."""
     try:

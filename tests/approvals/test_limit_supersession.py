@@ -48,3 +48,14 @@ def test_a_plain_enable_leaves_the_login_to_the_timed_disable(db: Database) -> N
     _done(wf, "enable", ["a@x.test"])  # outgoing mail only
     assert _revert_state(wf, timed) == ["queued"]
     assert wf.begin_revert(timed)[1] == ["login:a@x.test"]  # the login is still lifted
+
+
+def test_an_accounts_history_includes_its_limits_and_not_a_longer_names(db: Database) -> None:
+    wf = Workflow(db, lambda _tenant: POLICY, clock=Clock())
+    mine = _done(wf, "limit", ["limit:bob=100"])
+    other = _done(wf, "limit", ["limit:bobby=10"])
+    plain = _done(wf, "disable", ["account:bob"])
+    events = wf.history(tenant="acme", target="account:bob", target_prefixes=("limit:bob=",))
+    ids = {e.request_id for e in events}
+    assert mine in ids and plain in ids and other not in ids
+    assert {e.request_id for e in wf.history(tenant="acme", target="account:bob")} == {plain}

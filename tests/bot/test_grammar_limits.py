@@ -11,7 +11,7 @@ from bot.commands import grammar
 from bot.commands.messages import help_text, usage_for
 from bot.commands.what_it_does import change_note
 from bot.errors import UsageError
-from bot.slack.labels import built_label
+from bot.slack.labels import built_label, status_key
 from providers.targets import Scope, Target, Verb
 
 
@@ -108,3 +108,12 @@ def test_help_lists_limit_and_login() -> None:
     assert "/smtp limit acme account:acme1 100" in help_text(["acme"], "limit", {"limit"})
     assert "`/smtp limit <tenant>" in usage_for("limit", None, None)
     assert "/smtp limit" not in help_text(["acme"], None, {"disable", "status"})
+
+
+def test_status_key_of_built_targets_is_what_status_takes() -> None:
+    assert status_key("login:a@x.test") == "a@x.test"
+    assert status_key("limit:bob=100") == "account:bob"
+    assert status_key("account:bob") == "account:bob"
+    for key in ("login:a@x.test", "limit:bob=100"):
+        parsed = grammar.parse(f"status acme {status_key(key)}")
+        assert isinstance(parsed, grammar.Status)

@@ -107,6 +107,9 @@ def test_limit_sets_the_hourly_limit_and_reads_it_back(bot: Bot) -> None:
     assert bot.whm.limits.ignored == []
     facts = _states(bot, request_id)["limit:lim1=100"]
     assert (facts["value"], facts["previous"], facts["verified"]) == ("100", "500", True)
+    assert f"#{request_id}" in _reply(bot, "history acme account:lim1")  # the account's story
+    status = _reply(bot, "status acme account:lim1")
+    assert "hourly limit per domain: 100 an hour" in status
 
 
 def test_limit_for_restores_the_previous_value(bot: Bot) -> None:

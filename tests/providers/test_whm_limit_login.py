@@ -126,3 +126,24 @@ def test_limit_targets_refuse_bad_values() -> None:
     for bad in ("limit:bob=-1", "limit:bob=1e3", "limit:bob=", "limit:Bob=5", "limit:bob=5&x=1"):
         with pytest.raises(InvalidTarget):
             Target.parse(bad)
+
+
+def test_status_says_a_suspended_login_and_an_accounts_own_limit(
+    fake_whm: FakeWhm, whm: WhmProvider
+) -> None:
+    fake_whm.add_mailbox("locked@x.test", suspended_login=1)
+    fake_whm.limits.limits["bob"] = "150"
+    box, bob, carol, plain = whm.status(
+        [
+            Target.parse("locked@x.test"),
+            Target.parse("account:bob"),
+            Target.parse("account:carol"),
+            Target.parse("a@x.test"),
+        ]
+    )
+    assert box.message == "outgoing mail allowed; login suspended"
+    assert bob.message == "outgoing mail allowed; hourly limit per domain: 150 an hour"
+    assert carol.message == "outgoing mail allowed"  # the server's limit applies
+    assert plain.message == "outgoing mail allowed"
+    (login,) = whm.status([Target.parse("login:locked@x.test")])
+    assert login.message.startswith("login suspended")
