@@ -4,6 +4,8 @@ exact parameters, read-back, the package warning, and what a failed read-back sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from providers.errors import InvalidTarget
@@ -147,3 +149,17 @@ def test_status_says_a_suspended_login_and_an_accounts_own_limit(
     assert plain.message == "outgoing mail allowed"
     (login,) = whm.status([Target.parse("login:locked@x.test")])
     assert login.message.startswith("login suspended")
+
+
+def test_dry_run_plans_the_exact_calls_and_changes_nothing(
+    fake_whm: FakeWhm, make_whm: Callable[..., WhmProvider]
+) -> None:
+    dry = make_whm(dry_run=True)
+    limit, login = (
+        dry.apply(Verb.LIMIT, [limit_target("bob", "40")])[0],
+        dry.apply(Verb.DISABLE, [LOGIN])[0],
+    )
+    assert limit.planned == ("modifyacct user=bob MAX_EMAIL_PER_HOUR=40",)
+    assert login.planned == ("uapi_cpanel Email::suspend_login email=a@x.test",)
+    assert not fake_whm.calls_to("modifyacct") and not fake_whm.calls_to("Email::suspend_login")
+    assert "bob" not in fake_whm.limits.limits
