@@ -155,7 +155,8 @@ class Workflow:
                     "reason": reason,
                     "targets": list(targets),
                     "revert_after_s": request.revert_after_s,
-                },
+                }
+                | ({"note": request.note} if request.note else {}),
             )
             s.flush()
             return RequestView(request=request, targets=tuple(rows), approvers=())  # as stored

@@ -137,6 +137,10 @@ def test_limit_warns_on_the_card_when_the_account_has_a_package(bot: Bot) -> Non
     assert "`account:lim4` → unlimited" in card
     (note,) = bot.query(f"SELECT note FROM change_request WHERE id={request_id}")[0]
     assert "reseller_gold" in note
+    (detail,) = bot.query(
+        f"SELECT detail FROM audit_event WHERE request_id={request_id} AND event='requested'"
+    )[0]
+    assert "reseller_gold" in json.loads(detail)["note"]  # the warning is in the audit trail
 
 
 def test_bad_limit_and_login_input_is_refused_and_nothing_is_stored(bot: Bot) -> None:
