@@ -65,8 +65,11 @@ def history(
     limit: int | None = 50,
     newest_first: bool = True,
     exclude: Iterable[str] = (),
+    target_prefixes: Iterable[str] = (),
 ) -> list[AuditEvent]:
-    """Events matching every filter given (``exclude``: event names left out)."""
+    """Events matching every filter given (``exclude``: event names left out;
+    ``target_prefixes``: with ``target``, also requests whose targets begin with one of
+    these, e.g. the same name with a value)."""
     query = select(AuditEvent)
     excluded = list(exclude)
     if excluded:
@@ -74,9 +77,10 @@ def history(
     if tenant is not None:
         query = query.where(AuditEvent.tenant == tenant)
     if target is not None:
-        requests_with_target = select(RequestTarget.request_id).where(
-            RequestTarget.target == target
-        )
+        same = [col(RequestTarget.target) == target] + [
+            col(RequestTarget.target).startswith(p, autoescape=True) for p in target_prefixes
+        ]
+        requests_with_target = select(RequestTarget.request_id).where(sa.or_(*same))
         query = query.where(
             sa.or_(
                 col(AuditEvent.target) == target,

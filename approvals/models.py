@@ -168,6 +168,9 @@ class ChangeRequest(SQLModel, table=True):
     # The intake row this request was created from: carrying that row out again after a
     # crash finds this request instead of storing a second one.
     intake_id: int | None = Field(default=None, unique=True, index=True)
+    # What the caller found while checking the targets and wants approvers to read before
+    # they decide (a warning), shown on the card; opaque text here.
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class RequestTarget(SQLModel, table=True):

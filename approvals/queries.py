@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import col, func, select
@@ -68,13 +69,23 @@ class Queries(Part):
             return [self._view(s, r) for r in rows]
 
     def history(
-        self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
+        self,
+        *,
+        tenant: str | None = None,
+        target: str | None = None,
+        limit: int = 20,
+        target_prefixes: Sequence[str] = (),
     ) -> list[AuditEvent]:
         """Audit events, newest first; not the log of status reads (kept for the read limit
         and the export, but it would crowd out every change)."""
         with self.db.read() as s:
             return audit.history(
-                s, tenant=tenant, target=target, limit=limit, exclude=(READ_EVENT,)
+                s,
+                tenant=tenant,
+                target=target,
+                limit=limit,
+                exclude=(READ_EVENT,),
+                target_prefixes=target_prefixes,
             )
 
     def count_events(self, *, actor: str, event: str, since: datetime) -> int:

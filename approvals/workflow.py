@@ -90,13 +90,15 @@ class Workflow:
         revert_after: timedelta | None = None,
         intake_id: int | None = None,
         limit: RequestLimit | None = None,
+        note: str | None = None,
     ) -> RequestView:
         """Store a new pending request; raises NotARequester if the policy forbids it.
 
         With ``revert_after``, a successful change is undone by ``revert_verb`` after that
         long, without a new approval (it was approved with the original). ``intake_id``: the
         stored command it comes from (unique: one request per command). Duplicates and, with
-        ``limit``, the requester's limit are checked in the storing transaction (admission)."""
+        ``limit``, the requester's limit are checked in the storing transaction (admission).
+        ``note``: text for the approvers, shown with the request (at most 2,000 characters)."""
         if not targets:
             raise ValueError("a request needs at least one target")
         policy = self._policies(tenant)
@@ -132,6 +134,7 @@ class Workflow:
                 revert_verb=revert_verb if revert_after else None,
                 revert_after_s=int(revert_after.total_seconds()) if revert_after else None,
                 intake_id=intake_id,
+                note=note[:2000] if note else None,
             )
             s.add(request)
             s.flush()
@@ -152,7 +155,8 @@ class Workflow:
                     "reason": reason,
                     "targets": list(targets),
                     "revert_after_s": request.revert_after_s,
-                },
+                }
+                | ({"note": request.note} if request.note else {}),
             )
             s.flush()
             return RequestView(request=request, targets=tuple(rows), approvers=())  # as stored
@@ -269,10 +273,17 @@ class Workflow:
         return self.queries.open_requests(requester, limit)
 
     def history(
-        self, *, tenant: str | None = None, target: str | None = None, limit: int = 20
+        self,
+        *,
+        tenant: str | None = None,
+        target: str | None = None,
+        limit: int = 20,
+        target_prefixes: Sequence[str] = (),
     ) -> list[AuditEvent]:
-        """Audit events, newest first."""
-        return self.queries.history(tenant=tenant, target=target, limit=limit)
+        """Audit events, newest first (``target_prefixes``: see ``audit.history``)."""
+        return self.queries.history(
+            tenant=tenant, target=target, limit=limit, target_prefixes=target_prefixes
+        )
 
     def count_events(self, *, actor: str, event: str, since: datetime) -> int:
         """How many ``event`` rows ``actor`` caused since ``since``."""

@@ -13,7 +13,15 @@ from enum import StrEnum
 
 from providers.errors import InvalidTarget
 
-__all__ = ["Scope", "Target", "Verb", "CHANGE_VERBS", "SETTING_PREFIX"]
+__all__ = [
+    "CHANGE_VERBS",
+    "LIMIT_PREFIX",
+    "LOGIN_PREFIX",
+    "SETTING_PREFIX",
+    "Scope",
+    "Target",
+    "Verb",
+]
 
 
 class Scope(StrEnum):
@@ -23,6 +31,8 @@ class Scope(StrEnum):
     ACCOUNT = "account"  # one cPanel account (WHM only)
     MAILBOX = "mailbox"  # one mailbox: an address, or an Exchange GUID
     SETTING = "setting"  # one server setting and its new value, ``key=value`` (WHM Tweak Setting)
+    LOGIN = "login"  # one mailbox's login (IMAP/POP, SMTP AUTH), named by its address (WHM)
+    LIMIT = "limit"  # one account's hourly send limit and its new value, ``NAME=value`` (WHM)
 
 
 class Verb(StrEnum):
@@ -37,10 +47,12 @@ class Verb(StrEnum):
     STATUS = "status"
     PURGE = "purge"  # delete the target's queued outgoing mail (WHM); cannot be undone
     QUEUE = "queue"  # read the mail queue (WHM); read-only
+    LIMIT = "limit"  # accounts' hourly send limits to the values their targets carry (WHM)
 
 
 CHANGE_VERBS = frozenset(
     {Verb.DISABLE, Verb.ENABLE, Verb.HOLD, Verb.RELEASE, Verb.RESET, Verb.PURGE, Verb.SET}
+    | {Verb.LIMIT}
 )
 
 _MAX_ADDRESS = 254
@@ -53,6 +65,10 @@ _ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 ACCOUNT_PREFIX = "account:"
 SETTING_PREFIX = "setting:"
+LOGIN_PREFIX = "login:"
+LIMIT_PREFIX = "limit:"
+# an account and a limit: a number (0 and "default": the server's limit applies), or unlimited
+_LIMIT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}=(?:unlimited|default|[0-9]{1,9})$")
 _SETTING_RE = re.compile(
     r"^[a-z][a-z0-9_]{0,63}(?:=[a-z0-9]{1,12})?$"
 )  # the provider checks meaning
@@ -116,6 +132,13 @@ class Target:
             if not _SETTING_RE.match(name):
                 raise InvalidTarget(f"“{_shown(name)}” is not a setting (key or key=value).")
             return cls(Scope.SETTING, name)
+        if text.startswith(LOGIN_PREFIX):
+            return cls(Scope.LOGIN, _mailbox(text[len(LOGIN_PREFIX) :]).name)
+        if text.startswith(LIMIT_PREFIX):
+            name = text[len(LIMIT_PREFIX) :]
+            if not _LIMIT_RE.match(name):
+                raise InvalidTarget(f"“{_shown(name)}” is not an account limit (NAME=value).")
+            return cls(Scope.LIMIT, name)
         if _GUID_RE.match(text):
             return cls(Scope.MAILBOX, str(uuid.UUID(text)))
         if "@" in text:
@@ -126,8 +149,8 @@ class Target:
 
     @property
     def domain(self) -> str | None:
-        """The mail domain of an address target, else None."""
-        if self.scope is Scope.MAILBOX and "@" in self.name:
+        """The mail domain of an address target (a mailbox or its login), else None."""
+        if self.scope in (Scope.MAILBOX, Scope.LOGIN) and "@" in self.name:
             return self.name.rsplit("@", 1)[1]
         return None
 
@@ -142,6 +165,10 @@ class Target:
             return ACCOUNT_PREFIX + self.name
         if self.scope is Scope.SETTING:
             return SETTING_PREFIX + self.name
+        if self.scope is Scope.LOGIN:
+            return LOGIN_PREFIX + self.name
+        if self.scope is Scope.LIMIT:
+            return LIMIT_PREFIX + self.name
         return self.name
 
     def key(self) -> str:

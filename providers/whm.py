@@ -21,7 +21,7 @@ from types import TracebackType
 
 import httpx
 
-from providers import deadline, whm_queue
+from providers import deadline, whm_limits, whm_login, whm_queue
 from providers.base import TargetResult, TargetState
 from providers.errors import (
     InvalidTarget,
@@ -62,6 +62,8 @@ _CAPABILITIES = frozenset(
     {(Scope.TENANT, v) for v in (*_TENANT_VALUES, Verb.STATUS)}
     | {(s, v) for s in (Scope.ACCOUNT, Scope.MAILBOX) for v in (*_ACCOUNT_CALLS, Verb.STATUS)}
     | whm_queue.CAPABILITIES
+    | whm_login.CAPABILITIES  # a mailbox's login: disable/enable --login
+    | whm_limits.CAPABILITIES  # an account's hourly limit: /smtp limit
     | {(Scope.SETTING, Verb.SET), (Scope.SETTING, Verb.STATUS)}  # Tweak Settings: whm_settings
 )
 
@@ -145,6 +147,9 @@ class WhmProvider:
         if verb is Verb.PURGE:  # queue clean-up: providers/whm_queue.py
             purge = partial(whm_queue.purge, self._client, self.purge_settings)
             return self._each(targets, lambda t, owners: purge(t, owners.owner))
+        if verb is Verb.LIMIT:  # hourly limits: providers/whm_limits.py
+            limit = partial(whm_limits.apply, self._client, dry_run=self._settings.dry_run)
+            return self._each(targets, lambda t, _owners: limit(t))
         if verb is Verb.SET:  # settings apply together, in order (they are put back together)
             with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS * len(targets)):
                 return self._tweaks().apply(targets)
@@ -233,6 +238,9 @@ class WhmProvider:
             params = {"key": TWEAK_KEY, "value": value}
             plan = f"set_tweaksetting key={TWEAK_KEY} value={value}"
             return plan, partial(call, "set_tweaksetting", params), TWEAK_KEY, int(value)
+        if target.scope is Scope.LOGIN:
+            owner = owners.owner(self._domain(target))
+            return whm_login.plan(self._client, verb, target, owner)
         if target.scope is Scope.ACCOUNT:
             function, fact, expected = _ACCOUNT_CALLS[verb]
             change = partial(call, function, {"user": target.name})
@@ -247,6 +255,12 @@ class WhmProvider:
     def _read(self, target: Target, owners: DomainOwners) -> TargetState:
         if target.scope is Scope.SETTING:
             return self._tweaks().state(target)
+        if target.scope is Scope.LIMIT:
+            return whm_limits.state(self._client, target)
+        if target.scope is Scope.LOGIN:
+            owner = owners.owner(self._domain(target))
+            mailbox = self._mailbox_state(Target(Scope.MAILBOX, target.name), owner)
+            return whm_login.state(target, mailbox)
         if target.scope is Scope.TENANT:
             return self._tenant_state(target)
         if target.scope is Scope.ACCOUNT:
@@ -275,7 +289,8 @@ class WhmProvider:
         suspended = flag(acct.get("outgoing_mail_suspended"))
         held = flag(acct.get("outgoing_mail_hold"))
         facts = {"outgoing_mail_suspended": suspended, "outgoing_mail_hold": held}
-        return TargetState(target, outgoing_summary(suspended, held), facts)
+        summary = outgoing_summary(suspended, held) + whm_limits.status_words(acct)
+        return TargetState(target, summary, facts)
 
     def _mailbox_state(self, target: Target, owner: str) -> TargetState:
         item = self._client.mailbox(owner, target.name)
@@ -290,7 +305,8 @@ class WhmProvider:
             "suspended_login": flag(item.get("suspended_login")),
             "suspended_incoming": flag(item.get("suspended_incoming")),
         }
-        return TargetState(target, outgoing_summary(suspended, held), facts)
+        login = "; login suspended" if facts["suspended_login"] else ""
+        return TargetState(target, outgoing_summary(suspended, held) + login, facts)
 
     # -- validation ----------------------------------------------------------------------------
 

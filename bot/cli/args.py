@@ -33,7 +33,9 @@ exit status:
   4  approved and executed, but at least one target failed"""
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 # set (Tweak Settings) is Slack-only: its key=value checks live in the /smtp grammar
-_CHANGE_VERBS = tuple(v.value for v in Verb if v in CHANGE_VERBS and v is not Verb.SET)
+# limit, too: its account:NAME… N form lives in the /smtp grammar
+_SLACK_ONLY = (Verb.SET, Verb.LIMIT)
+_CHANGE_VERBS = tuple(v.value for v in Verb if v in CHANGE_VERBS and v not in _SLACK_ONLY)
 
 
 def channel_id(text: str) -> str:

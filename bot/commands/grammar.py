@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.commands.grammar_limits import limit_targets, with_logins
 from bot.config.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
@@ -34,9 +35,20 @@ __all__ = [
 MAX_TARGETS = 1000
 MAX_DURATION = timedelta(days=90)
 # what undoes each; a set is undone by setting the previous values back
-TIMED_VERBS = {Verb.DISABLE: Verb.ENABLE, Verb.HOLD: Verb.RELEASE, Verb.SET: Verb.SET}
+TIMED_VERBS = {
+    Verb.DISABLE: Verb.ENABLE,
+    Verb.HOLD: Verb.RELEASE,
+    Verb.SET: Verb.SET,
+    Verb.LIMIT: Verb.LIMIT,  # a limit is undone by setting each previous value back
+}
 MAX_REASON = 500
 _SETTINGS_ONLY = "Server settings are read with /smtp policy and changed with /smtp set."
+_TYPED_SCOPES = {  # targets the bot builds itself: typed, they get the command that makes them
+    Scope.SETTING: _SETTINGS_ONLY,
+    Scope.LOGIN: "A mailbox's login is suspended with disable … --login (enable … --login).",
+    Scope.LIMIT: "Hourly limits are changed with /smtp limit <tenant> <account:NAME…> <N>.",
+}
+LOGIN_VERBS = (Verb.DISABLE, Verb.ENABLE)
 
 VERBS = (
     "help",
@@ -53,6 +65,7 @@ VERBS = (
     "cancel",
     "queue",
     "purge",
+    "limit",
 )
 
 
@@ -178,8 +191,8 @@ def _targets(tokens: list[str], verb: str) -> tuple[Target, ...]:
             target = Target.parse(token)
         except InvalidTarget as exc:
             raise UsageError(exc.user_message, verb=verb) from None
-        if target.scope is Scope.SETTING:
-            raise UsageError(_SETTINGS_ONLY, verb=verb)
+        if target.scope in _TYPED_SCOPES:
+            raise UsageError(_TYPED_SCOPES[target.scope], verb=verb)
         seen.setdefault(target, None)
     return tuple(seen)
 
@@ -194,6 +207,11 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
             positional.append(token)
             continue
         name, _, value = token[2:].partition("=")
+        if name == "login":  # a flag: it takes no value
+            if value:
+                raise UsageError("--login takes no value.", verb=verb)
+            options[name] = "yes"
+            continue
         if name not in ("limit", "for"):
             raise UsageError(f"Unknown option “{_shown(token)}”.", verb=verb)
         if not value:
@@ -222,7 +240,9 @@ def parse(text: str) -> Command:
     if "for" in options and verb == Verb.PURGE:
         raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
-        raise UsageError("--for only goes with disable, hold or set.", verb=verb)
+        raise UsageError("--for only goes with disable, hold or set, and with limit.", verb=verb)
+    if "login" in options and verb not in LOGIN_VERBS:
+        raise UsageError("--login only goes with disable or enable of mailboxes.", verb=verb)
 
     if verb == "help":
         if len(positional) > 1:
@@ -247,6 +267,10 @@ def parse(text: str) -> Command:
         return Status(tenant, tuple(Target(Scope.SETTING, key) for key in TWEAKS), policy=True)
     if verb == Verb.SET:
         targets = _settings(positional[1:])
+    elif verb == Verb.LIMIT:
+        if len(positional) < 3:
+            raise UsageError("limit needs account:NAME … then a number or unlimited.", verb=verb)
+        targets = limit_targets(_targets(positional[1:-1], verb), positional[-1])
     else:
         targets = _targets(positional[1:], verb)
     if verb == Verb.STATUS:
@@ -257,6 +281,8 @@ def parse(text: str) -> Command:
         return Queue(tenant, targets[0] if targets else None)
     if verb == Verb.PURGE and not targets:
         raise UsageError("purge needs a target: a mailbox or account:NAME.", verb=verb)
+    if "login" in options:
+        targets = with_logins(targets, verb, MAX_TARGETS)
     duration = None
     if "for" in options:
         try:

@@ -16,18 +16,20 @@ __all__ = [
 
 USAGE: dict[str, tuple[str, str]] = {
     "disable": (
-        "/smtp disable <tenant> [target …] [--for 24h] [--reason TEXT]",
+        "/smtp disable <tenant> [target …] [--login] [--for 24h] [--reason TEXT]",
         "Stop outbound mail for the targets; with --for, it is undone automatically after "
         "that long. No target: on WHM, turns on SMTP Restrictions, which stops local "
         "programs from connecting to remote SMTP servers directly but does NOT stop mail sent "
         "through Exim (authenticated SMTP, webmail, PHP mail()); on Exchange, turns SMTP AUTH "
-        "off for the whole organisation.",
+        "off for the whole organisation. --login (WHM mailboxes): also suspend each "
+        "mailbox's login, so its password stops working for IMAP/POP and SMTP AUTH.",
     ),
     "enable": (
-        "/smtp enable <tenant> [target …] [--reason TEXT]",
+        "/smtp enable <tenant> [target …] [--login] [--reason TEXT]",
         "Allow outbound mail again for the targets. No target: on WHM, turns SMTP "
         "Restrictions off (local programs may connect to remote SMTP servers again); on "
-        "Exchange, turns SMTP AUTH back on for the organisation.",
+        "Exchange, turns SMTP AUTH back on for the organisation. --login (WHM mailboxes): "
+        "also lift each mailbox's login suspension.",
     ),
     "hold": (
         "/smtp hold <tenant> <target …> [--for 2h] [--reason TEXT]",
@@ -45,6 +47,12 @@ USAGE: dict[str, tuple[str, str]] = {
         "/smtp set <tenant> <key>=<value>… [--for DURATION] [--reason TEXT]",
         "Change the server's outbound-mail Tweak Settings (WHM; whole-server approvals); "
         "several keys apply together or not at all; --for sets the previous values back.",
+    ),
+    "limit": (
+        "/smtp limit <tenant> <account:NAME…> <N|unlimited> [--for DURATION] [--reason TEXT]",
+        "Throttle instead of block (WHM): each domain of the accounts may send at most N "
+        "messages an hour to remote addresses; --for puts each previous limit back. A change "
+        "of the account's hosting package overwrites it (the card warns).",
     ),
     "policy": (
         "/smtp policy <tenant>",
@@ -163,6 +171,8 @@ def _example(verb: str, tenants: list[str]) -> str:
         return f'/smtp set {tenant} maxemailsperhour=200 --for 2h --reason "spam outbreak"'
     if verb == "policy":
         return f"/smtp policy {tenant}"
+    if verb == "limit":
+        return f'/smtp limit {tenant} account:{tenant}1 100 --for 6h --reason "spam outbreak"'
     if verb in ("status", "history", "queue"):
         return f"/smtp {verb} {tenant} user@{tenant}.example"
     if verb == "cancel":

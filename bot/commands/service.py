@@ -27,6 +27,12 @@ _SCOPE_WORDS = {
     Scope.ACCOUNT: "cPanel accounts",
     Scope.MAILBOX: "mailboxes",
     Scope.SETTING: "server settings",
+    Scope.LOGIN: "mailbox logins",
+    Scope.LIMIT: "accounts' hourly limits",
+}
+_WHM_ONLY = {  # what a back end without these scopes is told (before anything is stored)
+    Scope.LOGIN: "--login (suspending a mailbox's login) works on WHM tenants only",
+    Scope.LIMIT: "limit (an account's hourly send limit) works on WHM tenants only",
 }
 
 
@@ -68,6 +74,11 @@ class CommandService:
                 raise CommandError(
                     f"{tenant} ({config.provider}) has no WHM Tweak Settings: "
                     "policy and set work on WHM tenants only."
+                )
+            if target.scope in _WHM_ONLY and (target.scope, Verb.STATUS) not in supported:
+                raise CommandError(
+                    f"{_WHM_ONLY[target.scope]}: {tenant} is {config.provider}. Nothing was "
+                    "requested."
                 )
             if revert is not None and (target.scope, revert) not in supported:
                 raise CommandError(
@@ -118,6 +129,7 @@ class CommandService:
             revert_after=command.duration,
             intake_id=intake_id,
             limit=limit,
+            note=_warnings(live),
         )
 
     def status(self, command: Status) -> StatusReport:
@@ -140,6 +152,16 @@ class CommandService:
 def _server_wide(targets: Sequence[Target]) -> bool:
     """The whole tenant, or a server setting: both need the whole-server approval count."""
     return any(t.scope in (Scope.TENANT, Scope.SETTING) for t in targets)
+
+
+def _warnings(results: Sequence[TargetResult]) -> str | None:
+    """What the back end warned of while checking the targets, for the card (once each)."""
+    found = [r.state.facts.get("warning") for r in results if r.state is not None]
+    texts = list(dict.fromkeys(str(w) for w in found if w))
+    if not texts:
+        return None
+    shown = texts[:5] + ([f"… and {len(texts) - 5} more like it"] if len(texts) > 5 else [])
+    return "\n".join(shown)
 
 
 def _check_restorable(results: Sequence[TargetResult]) -> None:

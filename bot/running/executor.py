@@ -137,7 +137,7 @@ class Executor:
             self.workflow.finish_revert(request_id, [])
             return
         targets = [Target.from_key(k) for k in keys]
-        if verb == Verb.SET:  # a set is undone by setting each previous value back
+        if verb in (Verb.SET, Verb.LIMIT):  # undone by setting each previous value back
             targets = previous_settings(view, keys)
         records = self._apply(view.request.tenant, Verb(verb), targets, request_id)
         final = self.workflow.finish_revert(request_id, records)

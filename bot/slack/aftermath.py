@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from approvals import RequestView, TargetOutcome
 from approvals.models import RequestTarget
+from bot.slack.labels import status_key
 from bot.slack.mrkdwn import escape
 
 __all__ = ["Change", "change_of", "change_summary", "next_step"]
@@ -76,7 +77,7 @@ def next_step(view: RequestView, target: RequestTarget) -> str:
             return f"nothing was changed on this target; request again when {backend} answers"
         advice = _NOTHING_DONE.get(kind, "request again")
         return f"nothing was changed on this target; {advice}"
-    check = f"`/smtp status {escape(view.request.tenant)} {escape(target.target)}`"
+    check = f"`/smtp status {escape(view.request.tenant)} {escape(status_key(target.target))}`"
     advice = _MAYBE_DONE.get(kind, "see the bot's log")
     return f"it may or may not have changed: check with {check}; {advice}"
 

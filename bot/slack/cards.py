@@ -18,6 +18,7 @@ from approvals import RequestView, Workflow
 from approvals.delivery import CardDelivery, PendingPost
 from approvals.models import ChangeRequest
 from bot.commands.messages import whole_tenant_note
+from bot.commands.what_it_does import change_note
 from bot.slack.card_recovery import CARD_EVENT, find_posted_card, reposted_note
 from bot.slack.slack_errors import classify
 from bot.slack.views import card, result_text
@@ -116,9 +117,10 @@ class Cards:
         self._backoff.pop(view.id, None)
 
     def _note(self, view: RequestView) -> str:
-        """What a whole-server change does and does not stop, on its back end."""
+        """What a whole-server change does and does not stop, on its back end; what a login
+        or limit change does."""
         if self.kind is None or not view.request.tenant_wide:
-            return ""
+            return change_note(view.request.verb, [t.target for t in view.targets])
         try:
             kind = self.kind(view.request.tenant)
         except Exception:  # a tenant removed from the config: the card still draws

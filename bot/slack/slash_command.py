@@ -17,6 +17,7 @@ from bot.slack import presses
 from bot.slack.context import SlackContext
 from bot.slack.history import history_text, requests_of
 from bot.slack.http_client import Responder
+from bot.slack.labels import related_prefixes
 from bot.slack.queue_view import queue_text
 from bot.slack.reports import pending_text, policy_text
 from bot.slack.slack_errors import classify
@@ -58,7 +59,12 @@ def run(
         respond(response_type="ephemeral", text=pending_text(views, parsed.tenant, active))
     elif isinstance(parsed, grammar.History):
         target = parsed.target.key() if parsed.target else None
-        events = rt.workflow.history(tenant=parsed.tenant, target=target, limit=parsed.limit)
+        events = rt.workflow.history(
+            tenant=parsed.tenant,
+            target=target,
+            limit=parsed.limit,
+            target_prefixes=related_prefixes(target),
+        )
         about = requests_of(rt.workflow, events)
         respond(response_type="ephemeral", text=history_text(events, parsed.tenant, target, about))
     elif isinstance(parsed, grammar.Cancel):

@@ -13,6 +13,7 @@ from typing import Any
 from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
 from bot.slack.aftermath import change_summary, next_step
+from bot.slack.labels import built_label
 from bot.slack.mrkdwn import escape
 from providers.targets import SETTING_PREFIX
 
@@ -35,6 +36,7 @@ CANCEL_ACTION = "smtp_cancel"
 DENY_MODAL = "smtp_deny_modal"
 DENY_REASON_BLOCK = "deny_reason"
 DENY_REASON_ACTION = "reason"
+_REVERT_WORDS = {"limit": "each previous limit put back automatically"}
 _SHOWN_TARGETS = 10
 _SHOWN_RESULTS = 30
 _SECTION_LIMIT = 2900
@@ -69,6 +71,9 @@ def _targets_text(view: RequestView) -> str:
 
 
 def _target_label(key: str) -> str:
+    built = built_label(key)
+    if built is not None:
+        return built
     if key.startswith(SETTING_PREFIX):
         return f"`{escape(key[len(SETTING_PREFIX) :])}`"
     return "*WHOLE TENANT*" if key == "*" else f"`{escape(key)}`"
@@ -91,7 +96,7 @@ def card(
     change = f"*Change*\n{verb}" + (" (tenant-wide)" if req.tenant_wide else "")
     if req.revert_after_s and req.revert_verb:
         change += f"\nfor {format_duration(timedelta(seconds=req.revert_after_s))}, then "
-        change += f"{req.revert_verb} automatically"
+        change += _REVERT_WORDS.get(req.revert_verb, f"{req.revert_verb} automatically")
     if req.verb == "purge":  # said before anyone approves
         change += "\n:warning: This cannot be undone: the queued messages are deleted."
     fields = [
@@ -123,6 +128,9 @@ def card(
     if note:
         what = {"type": "mrkdwn", "text": _truncate(f"*What this does*\n{escape(note)}")}
         blocks.insert(3, {"type": "section", "text": what})
+    if req.note:  # what the back end warned of while checking the targets
+        warn = f":warning: *Before you approve*\n{escape(req.note)}"
+        blocks.insert(3, {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(warn)}})
     if status is RequestStatus.PENDING:
         blocks.append(_buttons(view))
     elif status is RequestStatus.EXECUTING:

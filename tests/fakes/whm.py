@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trustme
 
+from tests.fakes.whm_accounts import LOGIN_UAPI, AccountsFailure, FakeAccountLimits
 from tests.fakes.whm_queue import QUEUE_FUNCTIONS, QUEUE_UAPI, FakeQueue, QueueFailure, Started
 from tests.fakes.whm_tweaks import FakeTweaks, TweakFailure
 
@@ -56,7 +57,7 @@ _UAPI_CHANGES = {
     "unsuspend_outgoing": ("suspended_outgoing", 0),
     "hold_outgoing": ("hold_outgoing", 1),
     "release_outgoing": ("hold_outgoing", 0),
-}
+} | LOGIN_UAPI
 _NO_APPLY = ("drop_change", "uapi_status0")  # faults that leave the state unchanged
 _MAILBOX_FLAGS = ("suspended_login", "suspended_incoming", "suspended_outgoing", "hold_outgoing")
 
@@ -117,6 +118,7 @@ class FakeWhm:
         self.trickle_s = trickle_s  # "trickle": the whole reply, one byte every trickle_s
         self.privileges = dict(privileges or {"all": 1})
         self.tweaks = FakeTweaks()  # get/set_tweaksetting (smtpmailgidonly ships as 1)
+        self.limits = FakeAccountLimits()  # modifyacct MAX_EMAIL_PER_HOUR, plan, login params
         self.calls: list[Call] = []
         self.max_in_flight = 0
         self._tls = tls
@@ -260,7 +262,7 @@ class FakeWhm:
         try:
             with self._lock:
                 data = self._dispatch(function, params, apply=fault not in _NO_APPLY)
-        except (_Failure, QueueFailure) as exc:
+        except (_Failure, QueueFailure, AccountsFailure) as exc:
             return _Reply.json({"metadata": _meta(function, 0, str(exc))})
         if fault == "uapi_status0" and isinstance(data, dict) and "uapi" in data:
             who = params.get("email", params.get("cpanel.function", ""))
@@ -289,6 +291,10 @@ class FakeWhm:
                 return self.tweaks.dispatch(function, p, apply=apply)
             except TweakFailure as exc:
                 raise _Failure(str(exc)) from None
+        if function == "modifyacct":
+            acct = self._accounts.get(p.get("user", ""))
+            domain = acct.domains[0] if acct else ""
+            return self.limits.modify(p, exists=acct is not None, domain=domain, apply=apply)
         if function in _CHANGES:
             acct = self._accounts.get(p.get("user", ""))
             if acct is None:
@@ -322,7 +328,7 @@ class FakeWhm:
             "suspended": 0,
             "outgoing_mail_suspended": acct.outgoing_mail_suspended,
             "outgoing_mail_hold": acct.outgoing_mail_hold,
-        }
+        } | self.limits.fields(acct.user)
 
     def _uapi_call(self, p: dict[str, str], *, apply: bool) -> dict[str, Any]:
         user, module, func = (p.get(f"cpanel.{k}", "") for k in ("user", "module", "function"))
@@ -344,6 +350,8 @@ class FakeWhm:
             return _uapi(None, f"You do not have an email account named “{address}”.")
         if func in QUEUE_UAPI:
             return _uapi(self.queue.delete_held(key))
+        if func in LOGIN_UAPI:
+            self.limits.note_login_params(p)
         name, value = _UAPI_CHANGES[func]
         changed = box[name] != value
         if apply:
