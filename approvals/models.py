@@ -168,6 +168,9 @@ class ChangeRequest(SQLModel, table=True):
     # The intake row this request was created from: carrying that row out again after a
     # crash finds this request instead of storing a second one.
     intake_id: int | None = Field(default=None, unique=True, index=True)
+    # How the caller chose the targets (JSON, the caller's own; e.g. "every account on the
+    # server, 30 when requested"). Stored and handed back, never read here.
+    plan: str | None = Field(default=None, sa_type=sa.Text())
 
 
 class RequestTarget(SQLModel, table=True):

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from providers.errors import InvalidTarget
 
-__all__ = ["Scope", "Target", "Verb", "CHANGE_VERBS", "SETTING_PREFIX"]
+__all__ = ["ALL_ACCOUNTS_KEY", "Scope", "Target", "Verb", "CHANGE_VERBS", "SETTING_PREFIX"]
 
 
 class Scope(StrEnum):
@@ -23,6 +23,7 @@ class Scope(StrEnum):
     ACCOUNT = "account"  # one cPanel account (WHM only)
     MAILBOX = "mailbox"  # one mailbox: an address, or an Exchange GUID
     SETTING = "setting"  # one server setting and its new value, ``key=value`` (WHM Tweak Setting)
+    ALL_ACCOUNTS = "all_accounts"  # every cPanel account on the server (WHM), listed at execution
 
 
 class Verb(StrEnum):
@@ -52,6 +53,7 @@ _TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 ACCOUNT_PREFIX = "account:"
+ALL_ACCOUNTS_KEY = "account:*"  # --all-accounts, as stored until the accounts are listed
 SETTING_PREFIX = "setting:"
 _SETTING_RE = re.compile(
     r"^[a-z][a-z0-9_]{0,63}(?:=[a-z0-9]{1,12})?$"
@@ -95,6 +97,10 @@ class Target:
         return cls(Scope.TENANT)
 
     @classmethod
+    def all_accounts(cls) -> Target:
+        return cls(Scope.ALL_ACCOUNTS)
+
+    @classmethod
     def parse(cls, text: str) -> Target:
         """Parse ``user@domain``, ``account:NAME`` or an Exchange mailbox GUID.
 
@@ -103,6 +109,8 @@ class Target:
         text = text.strip()
         if not text:
             raise InvalidTarget("The target is empty.")
+        if text == ALL_ACCOUNTS_KEY:
+            return cls.all_accounts()
         if text.lower().startswith(ACCOUNT_PREFIX):
             name = text[len(ACCOUNT_PREFIX) :]
             if not _ACCOUNT_RE.match(name):
@@ -140,6 +148,8 @@ class Target:
             return "(whole tenant)"
         if self.scope is Scope.ACCOUNT:
             return ACCOUNT_PREFIX + self.name
+        if self.scope is Scope.ALL_ACCOUNTS:
+            return ALL_ACCOUNTS_KEY
         if self.scope is Scope.SETTING:
             return SETTING_PREFIX + self.name
         return self.name

@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from approvals import RequestView, Workflow
 from approvals.delivery import CardDelivery, PendingPost
 from approvals.models import ChangeRequest
-from bot.commands.messages import whole_tenant_note
+from bot.commands.all_accounts_plan import AllAccountsPlan
+from bot.commands.messages import ALL_ACCOUNTS, whole_tenant_note
 from bot.slack.card_recovery import CARD_EVENT, find_posted_card, reposted_note
 from bot.slack.slack_errors import classify
 from bot.slack.views import card, result_text
@@ -119,6 +120,8 @@ class Cards:
         """What a whole-server change does and does not stop, on its back end."""
         if self.kind is None or not view.request.tenant_wide:
             return ""
+        if AllAccountsPlan.of(view.request) is not None:  # every account: WHM only
+            return ALL_ACCOUNTS.get(view.request.verb, "")
         try:
             kind = self.kind(view.request.tenant)
         except Exception:  # a tenant removed from the config: the card still draws
