@@ -17,7 +17,7 @@ __all__ = [
 
 USAGE: dict[str, tuple[str, str]] = {
     "disable": (
-        "/smtp disable <tenant> [target …] [--for 24h] [--reason TEXT]",
+        "/smtp disable <tenant> [target … | --all-accounts] [--for 24h] [--reason TEXT]",
         "Stop outbound mail for the targets; with --for, it is undone automatically after "
         "that long. No target: on WHM, turns on SMTP Restrictions, which stops local "
         "programs from connecting to remote SMTP servers directly but does NOT stop mail sent "
@@ -27,7 +27,7 @@ USAGE: dict[str, tuple[str, str]] = {
         "Exim mail (authenticated SMTP, webmail, scripts); whole-server approvals.",
     ),
     "enable": (
-        "/smtp enable <tenant> [target …] [--reason TEXT]",
+        "/smtp enable <tenant> [target … | --all-accounts] [--reason TEXT]",
         "Allow outbound mail again for the targets. No target: on WHM, turns SMTP "
         "Restrictions off (local programs may connect to remote SMTP servers again); on "
         "Exchange, turns SMTP AUTH back on for the organisation. "

@@ -91,6 +91,9 @@ def test_refusals_exchange_targets_and_for(bot: Bot) -> None:
 
 
 def test_disable_all_accounts_suspends_every_account_and_posts_one_summary(bot: Bot) -> None:
+    listed = _reply(bot, "help")
+    assert "`/smtp disable <tenant> [target … | --all-accounts]" in listed
+    assert "`/smtp enable <tenant> [target … | --all-accounts]" in listed
     help_text = _reply(bot, "help disable")
     assert "--all-accounts" in help_text and "DOES stop Exim mail" in help_text
     assert "does NOT stop mail sent through Exim" in help_text  # no target: SMTP Restrictions
