@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from approvals import audit
 from approvals.errors import InvalidTransition
@@ -83,6 +83,8 @@ class Expansion(Part):
                         after=member.done.state,
                         detail={"message": member.done.message},
                     )
+            s.flush()
+            skipped = _skip_changed_later(s, request)
             if plan is not None:
                 request.plan = plan
             request.revision += 1
@@ -97,6 +99,7 @@ class Expansion(Part):
                 detail={
                     "members": added,
                     "finished_at_once": sum(m.done is not None for m in members),
+                    "skipped": skipped,
                 },
             )
             s.flush()
@@ -125,6 +128,36 @@ class Expansion(Part):
             if request is None:
                 return {}
             return superseded_many(s, request, targets)
+
+
+def _skip_changed_later(s: Session, request: ChangeRequest) -> int:
+    """Members a later request has changed since are left to it (the later change wins, as
+    for any execution that starts late): failed as skipped, before anything is changed."""
+    assert request.id is not None
+    pending = [
+        r
+        for r in s.exec(select(RequestTarget).where(RequestTarget.request_id == request.id))
+        if r.outcome == TargetOutcome.PENDING.value
+    ]
+    latest = superseded_many(s, request, [r.target for r in pending])
+    for row in pending:
+        later = latest.get(row.target)
+        if later is None:
+            continue
+        row.outcome = TargetOutcome.FAILED.value
+        row.message = f"skipped: #{later} changed it later"
+        row.state = json.dumps({"error_kind": "skipped", "later_request": later})
+        s.add(row)
+        audit.record(
+            s,
+            "target_skipped",
+            actor=SYSTEM_ACTOR,
+            tenant=request.tenant,
+            request_id=request.id,
+            target=row.target,
+            detail={"message": row.message, "later_request": later},
+        )
+    return len(latest)
 
 
 def _row(request_id: int, position: int, member: Member) -> RequestTarget:

@@ -56,3 +56,20 @@ def test_only_an_executing_request_is_expanded(db: Database) -> None:
     with pytest.raises(InvalidTransition):
         wf.expand_target(view.id, "grp:*", [Member("m:a")])
     assert [t.target for t in wf.get(view.id).targets] == ["grp:*"]
+
+
+def test_a_member_a_later_request_changed_is_left_to_it(db: Database) -> None:
+    wf = Workflow(db, lambda _t: TenantPolicy(approvers=frozenset({"UAPP"})))
+    group = wf.submit(tenant="acme", verb="disable", targets=["grp:*"], reason="", requester="U")
+    later = wf.submit(tenant="acme", verb="enable", targets=["m:b"], reason="", requester="U")
+    for view in (later, group):
+        wf.approve(view.id, actor="UAPP")
+    wf.begin_execution(later.id)
+    wf.finish_execution(later.id, [TargetRecord("m:b", ok=True, message="enabled")])
+    wf.begin_execution(group.id)  # the group request runs after the later one
+    view = wf.expand_target(group.id, "grp:*", [Member("m:a"), Member("m:b")])
+    outcomes = {t.target: (t.outcome, t.message) for t in view.targets}
+    assert outcomes == {
+        "m:a": ("pending", None),
+        "m:b": ("failed", f"skipped: #{later.id} changed it later"),
+    }
