@@ -131,7 +131,8 @@ ALWAYS_AVAILABLE = frozenset({"help", "status", "list", "history", "cancel"})
 WHOLE_TENANT: dict[tuple[str, str], str] = {
     ("whm", "disable"): "Turns on SMTP Restrictions: local users' programs can no longer "
     "connect to remote SMTP servers directly. It does NOT stop mail sent through Exim "
-    "(authenticated SMTP, webmail, PHP mail()): suspend accounts or mailboxes for that.",
+    "(authenticated SMTP, webmail, PHP mail()): suspend accounts or mailboxes for that, "
+    "or every account with `/smtp disable <tenant> --all-accounts`.",
     ("whm", "enable"): "Turns SMTP Restrictions off: local users' programs may connect to "
     "remote SMTP servers directly again. Mail through Exim is not affected either way.",
     ("exchange", "disable"): "Turns SMTP AUTH off for the whole organisation: no mailbox may "
