@@ -151,7 +151,7 @@ class CommandService:
 
 
 def _server_wide(targets: Sequence[Target]) -> bool:
-    """The whole tenant, or a server setting: both need the whole-server approval count."""
+    """The whole tenant, a server setting or every account: the whole-server approval count."""
     return any(t.scope in (Scope.TENANT, Scope.SETTING, Scope.ALL_ACCOUNTS) for t in targets)
 
 
