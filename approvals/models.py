@@ -171,6 +171,9 @@ class ChangeRequest(SQLModel, table=True):
     # What the caller found while checking the targets and wants approvers to read before
     # they decide (a warning), shown on the card; opaque text here.
     note: str | None = Field(default=None, max_length=2000)
+    # How the caller chose the targets (JSON, the caller's own; e.g. "every account on the
+    # server, 30 when requested"). Stored and handed back, never read here.
+    plan: str | None = Field(default=None, sa_type=sa.Text())
 
 
 class RequestTarget(SQLModel, table=True):

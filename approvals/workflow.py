@@ -23,6 +23,7 @@ from approvals.errors import (
     WorkflowError,
 )
 from approvals.execution import Execution
+from approvals.expansion import Expansion, Member
 from approvals.jobs import JobQueue
 from approvals.limits import RequestLimit
 from approvals.models import (
@@ -69,6 +70,7 @@ class Workflow:
         self.execution = Execution(ctx)
         self.cards = CardSync(ctx)
         self.queries = Queries(ctx)
+        self.expansion = Expansion(ctx)
         # a job given up after max_attempts ends what it was doing, in the same transaction
         self.jobs.on_give_up(EXECUTE, self.execution.give_up)
         self.jobs.on_give_up(REVERT, self.execution.give_up_revert)
@@ -91,6 +93,7 @@ class Workflow:
         intake_id: int | None = None,
         limit: RequestLimit | None = None,
         note: str | None = None,
+        plan: str | None = None,
     ) -> RequestView:
         """Store a new pending request; raises NotARequester if the policy forbids it.
 
@@ -98,7 +101,8 @@ class Workflow:
         long, without a new approval (it was approved with the original). ``intake_id``: the
         stored command it comes from (unique: one request per command). Duplicates and, with
         ``limit``, the requester's limit are checked in the storing transaction (admission).
-        ``note``: text for the approvers, shown with the request (at most 2,000 characters)."""
+        ``note``: text for the approvers, shown with the request (at most 2,000 characters).
+        ``plan``: how the caller chose the targets (opaque JSON, handed back with the request)."""
         if not targets:
             raise ValueError("a request needs at least one target")
         policy = self._policies(tenant)
@@ -135,6 +139,7 @@ class Workflow:
                 revert_after_s=int(revert_after.total_seconds()) if revert_after else None,
                 intake_id=intake_id,
                 note=note[:2000] if note else None,
+                plan=plan,
             )
             s.add(request)
             s.flush()
@@ -225,6 +230,20 @@ class Workflow:
     def active_restrictions(self, tenant: str | None = None) -> list[RequestView]:
         """Timed restrictions still in force: their revert job is queued."""
         return self.execution.active_restrictions(tenant)
+
+    def expand_target(
+        self, request_id: int, group: str, members: Sequence[Member], *, plan: str | None = None
+    ) -> RequestView:
+        """Replace an executing request's pending group target by its members, once."""
+        return self.expansion.expand_target(request_id, group, members, plan=plan)
+
+    def planned(self, tenant: str, verb: str, limit: int = 20) -> list[RequestView]:
+        """The tenant's requests of ``verb`` that carry a plan, newest first."""
+        return self.expansion.planned(tenant, verb, limit)
+
+    def changed_since(self, request_id: int, targets: Sequence[str]) -> dict[str, int]:
+        """Of ``targets``, those a later request changed: target → that request."""
+        return self.expansion.changed_since(request_id, targets)
 
     # --- cards -------------------------------------------------------------------------------
 

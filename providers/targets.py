@@ -14,6 +14,7 @@ from enum import StrEnum
 from providers.errors import InvalidTarget
 
 __all__ = [
+    "ALL_ACCOUNTS_KEY",
     "CHANGE_VERBS",
     "LIMIT_PREFIX",
     "LOGIN_PREFIX",
@@ -33,6 +34,7 @@ class Scope(StrEnum):
     SETTING = "setting"  # one server setting and its new value, ``key=value`` (WHM Tweak Setting)
     LOGIN = "login"  # one mailbox's login (IMAP/POP, SMTP AUTH), named by its address (WHM)
     LIMIT = "limit"  # one account's hourly send limit and its new value, ``NAME=value`` (WHM)
+    ALL_ACCOUNTS = "all_accounts"  # every cPanel account on the server (WHM), listed at execution
 
 
 class Verb(StrEnum):
@@ -64,6 +66,7 @@ _TLD_RE = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _ACCOUNT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 ACCOUNT_PREFIX = "account:"
+ALL_ACCOUNTS_KEY = "account:*"  # --all-accounts, as stored until the accounts are listed
 SETTING_PREFIX = "setting:"
 LOGIN_PREFIX = "login:"
 LIMIT_PREFIX = "limit:"
@@ -111,6 +114,10 @@ class Target:
         return cls(Scope.TENANT)
 
     @classmethod
+    def all_accounts(cls) -> Target:
+        return cls(Scope.ALL_ACCOUNTS)
+
+    @classmethod
     def parse(cls, text: str) -> Target:
         """Parse ``user@domain``, ``account:NAME`` or an Exchange mailbox GUID.
 
@@ -119,6 +126,8 @@ class Target:
         text = text.strip()
         if not text:
             raise InvalidTarget("The target is empty.")
+        if text == ALL_ACCOUNTS_KEY:
+            return cls.all_accounts()
         if text.lower().startswith(ACCOUNT_PREFIX):
             name = text[len(ACCOUNT_PREFIX) :]
             if not _ACCOUNT_RE.match(name):
@@ -163,6 +172,8 @@ class Target:
             return "(whole tenant)"
         if self.scope is Scope.ACCOUNT:
             return ACCOUNT_PREFIX + self.name
+        if self.scope is Scope.ALL_ACCOUNTS:
+            return ALL_ACCOUNTS_KEY
         if self.scope is Scope.SETTING:
             return SETTING_PREFIX + self.name
         if self.scope is Scope.LOGIN:

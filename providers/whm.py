@@ -21,7 +21,7 @@ from types import TracebackType
 
 import httpx
 
-from providers import deadline, whm_limits, whm_login, whm_queue
+from providers import deadline, whm_accounts, whm_limits, whm_login, whm_queue
 from providers.base import TargetResult, TargetState
 from providers.errors import (
     InvalidTarget,
@@ -65,6 +65,8 @@ _CAPABILITIES = frozenset(
     | whm_login.CAPABILITIES  # a mailbox's login: disable/enable --login
     | whm_limits.CAPABILITIES  # an account's hourly limit: /smtp limit
     | {(Scope.SETTING, Verb.SET), (Scope.SETTING, Verb.STATUS)}  # Tweak Settings: whm_settings
+    # --all-accounts: listed (whm_accounts), then changed one account:NAME at a time
+    | {(Scope.ALL_ACCOUNTS, v) for v in (Verb.DISABLE, Verb.ENABLE, Verb.STATUS)}
 )
 
 
@@ -159,6 +161,11 @@ class WhmProvider:
         """Exim's queue, and the target's part of it (``/smtp queue``)."""
         return whm_queue.report(self._client, target, DomainOwners(self._client).owner)
 
+    def accounts(self) -> list[whm_accounts.ServerAccount]:
+        """Every account on the server with its outgoing-mail state (``listaccts``)."""
+        with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS):
+            return whm_accounts.list_accounts(self._client)
+
     def _tweaks(self) -> TweakSettings:
         return TweakSettings(self._client, dry_run=self._settings.dry_run)
 
@@ -211,6 +218,11 @@ class WhmProvider:
 
     def _apply(self, verb: Verb, target: Target, owners: DomainOwners) -> TargetResult:
         self._require(target, verb)
+        if target.scope is Scope.ALL_ACCOUNTS:  # the caller lists them and changes each one
+            raise InvalidTarget(
+                "every account is changed one account at a time: list them with accounts()",
+                before_change=True,
+            )
         try:
             plan, change, fact, expected = self._plan(verb, target, owners)
         except ProviderError as exc:
@@ -263,6 +275,8 @@ class WhmProvider:
             return whm_login.state(target, mailbox)
         if target.scope is Scope.TENANT:
             return self._tenant_state(target)
+        if target.scope is Scope.ALL_ACCOUNTS:
+            return whm_accounts.census(target, whm_accounts.list_accounts(self._client))
         if target.scope is Scope.ACCOUNT:
             return self._account_state(target)
         return self._mailbox_state(target, owners.owner(self._domain(target)))

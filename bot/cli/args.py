@@ -86,6 +86,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "the running bot's worker does the undo",
     )
     req.add_argument(
+        "--all-accounts",
+        action="store_true",
+        help="disable/enable only (WHM): every cPanel account's outgoing mail, as "
+        "`/smtp disable <tenant> --all-accounts`",
+    )
+    req.add_argument(
         "--channel", type=channel_id, help="Slack channel ID for the card (default: tenant's)"
     )
 

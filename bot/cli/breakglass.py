@@ -81,6 +81,8 @@ def _parse_change(args: argparse.Namespace) -> grammar.Change:
                 raise UsageError(str(exc), verb=args.verb) from None
             raise UsageError(f"“{args.duration}” is not a duration.", verb=args.verb)
         text += " --for " + args.duration
+    if getattr(args, "all_accounts", False):
+        text += " --all-accounts"
     if args.reason is not None:
         text += " --reason " + args.reason
     parsed = grammar.parse(text)

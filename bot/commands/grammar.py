@@ -18,6 +18,8 @@ from providers.errors import InvalidTarget
 from providers.targets import CHANGE_VERBS, Scope, Target, Verb
 from providers.whm_tweaks import TWEAKS, parse_assignment
 
+ALL_ACCOUNTS_OPTION = "all-accounts"
+
 __all__ = [
     "Cancel",
     "Change",
@@ -193,6 +195,8 @@ def _targets(tokens: list[str], verb: str) -> tuple[Target, ...]:
             raise UsageError(exc.user_message, verb=verb) from None
         if target.scope in _TYPED_SCOPES:
             raise UsageError(_TYPED_SCOPES[target.scope], verb=verb)
+        if target.scope is Scope.ALL_ACCOUNTS:
+            raise UsageError("For every account on the server, use --all-accounts.", verb=verb)
         seen.setdefault(target, None)
     return tuple(seen)
 
@@ -210,6 +214,9 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
         if name == "login":  # a flag: it takes no value
             if value:
                 raise UsageError("--login takes no value.", verb=verb)
+            options[name] = "yes"
+            continue
+        if name == ALL_ACCOUNTS_OPTION and not value:  # a flag: it takes no value
             options[name] = "yes"
             continue
         if name not in ("limit", "for"):
@@ -265,6 +272,8 @@ def parse(text: str) -> Command:
         if len(positional) > 1:
             raise UsageError("policy takes only a tenant name.", verb=verb)
         return Status(tenant, tuple(Target(Scope.SETTING, key) for key in TWEAKS), policy=True)
+    if ALL_ACCOUNTS_OPTION in options:
+        return all_accounts_change(verb, tenant, positional[1:], options, reason or "")
     if verb == Verb.SET:
         targets = _settings(positional[1:])
     elif verb == Verb.LIMIT:
@@ -321,3 +330,25 @@ def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:
         limit = int(limit_text)
     target = _targets(rest, "history")[0] if rest else None
     return History(tenant, target, limit)
+
+
+def all_accounts_change(
+    verb: str, tenant: str, targets: list[str], options: dict[str, str], reason: str
+) -> Change:
+    """``disable|enable <tenant> --all-accounts``: every account on the server, no target."""
+    if verb not in (Verb.DISABLE, Verb.ENABLE):
+        raise UsageError("--all-accounts only goes with disable or enable.", verb=verb)
+    if targets:
+        raise UsageError(
+            "--all-accounts takes no targets: it covers every account on the server. "
+            "Name accounts or mailboxes without it.",
+            verb=verb,
+        )
+    if "for" in options:
+        raise UsageError(
+            "--all-accounts takes no --for: lift it with "
+            f"`/smtp enable {tenant} --all-accounts`, which leaves suspended the accounts "
+            "that were suspended before.",
+            verb=verb,
+        )
+    return Change(Verb(verb), tenant, (Target.all_accounts(),), reason)

@@ -9,6 +9,7 @@ __all__ = [
     "USAGE",
     "WHOLE_TENANT",
     "help_text",
+    "ALL_ACCOUNTS",
     "whole_tenant_note",
     "targets_line",
     "usage_for",
@@ -16,20 +17,25 @@ __all__ = [
 
 USAGE: dict[str, tuple[str, str]] = {
     "disable": (
-        "/smtp disable <tenant> [target …] [--login] [--for 24h] [--reason TEXT]",
+        "/smtp disable <tenant> [target … | --all-accounts] [--login] [--for 24h] [--reason TEXT]",
         "Stop outbound mail for the targets; with --for, it is undone automatically after "
         "that long. No target: on WHM, turns on SMTP Restrictions, which stops local "
         "programs from connecting to remote SMTP servers directly but does NOT stop mail sent "
         "through Exim (authenticated SMTP, webmail, PHP mail()); on Exchange, turns SMTP AUTH "
         "off for the whole organisation. --login (WHM mailboxes): also suspend each "
-        "mailbox's login, so its password stops working for IMAP/POP and SMTP AUTH.",
+        "mailbox's login, so its password stops working for IMAP/POP and SMTP AUTH. "
+        "`/smtp disable <tenant> --all-accounts` (WHM): "
+        "suspends outgoing mail for every cPanel account on the server, which DOES stop "
+        "Exim mail (authenticated SMTP, webmail, scripts); whole-server approvals.",
     ),
     "enable": (
-        "/smtp enable <tenant> [target …] [--login] [--reason TEXT]",
+        "/smtp enable <tenant> [target … | --all-accounts] [--login] [--reason TEXT]",
         "Allow outbound mail again for the targets. No target: on WHM, turns SMTP "
         "Restrictions off (local programs may connect to remote SMTP servers again); on "
         "Exchange, turns SMTP AUTH back on for the organisation. --login (WHM mailboxes): "
-        "also lift each mailbox's login suspension.",
+        "also lift each mailbox's login suspension. "
+        "`/smtp enable <tenant> --all-accounts` (WHM): lifts only the suspensions the latest "
+        "`disable --all-accounts` set; accounts suspended before it stay suspended.",
     ),
     "hold": (
         "/smtp hold <tenant> <target …> [--for 2h] [--reason TEXT]",
@@ -134,7 +140,8 @@ ALWAYS_AVAILABLE = frozenset({"help", "status", "list", "history", "cancel"})
 WHOLE_TENANT: dict[tuple[str, str], str] = {
     ("whm", "disable"): "Turns on SMTP Restrictions: local users' programs can no longer "
     "connect to remote SMTP servers directly. It does NOT stop mail sent through Exim "
-    "(authenticated SMTP, webmail, PHP mail()): suspend accounts or mailboxes for that.",
+    "(authenticated SMTP, webmail, PHP mail()): suspend accounts or mailboxes for that, "
+    "or every account with `/smtp disable <tenant> --all-accounts`.",
     ("whm", "enable"): "Turns SMTP Restrictions off: local users' programs may connect to "
     "remote SMTP servers directly again. Mail through Exim is not affected either way.",
     ("exchange", "disable"): "Turns SMTP AUTH off for the whole organisation: no mailbox may "
@@ -178,3 +185,19 @@ def _example(verb: str, tenants: list[str]) -> str:
     if verb == "cancel":
         return "/smtp cancel 42"
     return f"/smtp {verb}"
+
+
+# what --all-accounts does, by verb: said on help, card and result (WHM only)
+ALL_ACCOUNTS: dict[str, str] = {
+    "disable": "Suspends outgoing mail for every cPanel account on the server "
+    "(suspend_outgoing_email, one account at a time): Exim refuses their mail, whether "
+    "sent by authenticated SMTP, webmail or scripts (PHP mail(), sendmail), and the "
+    "accounts' mail already queued fails too. Accounts already suspended are left as they "
+    "are and stay suspended after `enable --all-accounts`. Unlike `/smtp disable <tenant>` "
+    "with no target (SMTP Restrictions only: local programs cannot reach remote SMTP "
+    "servers directly, mail through Exim still goes out), this stops Exim mail.",
+    "enable": "Lifts the outgoing-mail suspensions that the matching "
+    "`disable --all-accounts` set (unsuspend_outgoing_email, one account at a time), and "
+    "only those: accounts that were suspended before it, or changed by a later request, "
+    "are left as they are. SMTP Restrictions are not touched.",
+}

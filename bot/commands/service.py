@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from approvals import RequestView, Workflow
 from approvals.limits import RequestLimit
+from bot.commands import all_accounts
 from bot.commands.grammar import Change, Queue, Status
 from bot.errors import CommandError
 from bot.tenants import TenantRegistry
@@ -29,6 +30,7 @@ _SCOPE_WORDS = {
     Scope.SETTING: "server settings",
     Scope.LOGIN: "mailbox logins",
     Scope.LIMIT: "accounts' hourly limits",
+    Scope.ALL_ACCOUNTS: "every account",
 }
 _WHM_ONLY = {  # what a back end without these scopes is told (before anything is stored)
     Scope.LOGIN: "--login (suspending a mailbox's login) works on WHM tenants only",
@@ -67,6 +69,8 @@ class CommandService:
         config = self.tenants.get(tenant)
         provider = self.tenants.provider(tenant)
         supported = provider.capabilities()
+        if Target.all_accounts() in targets and (Scope.ALL_ACCOUNTS, verb) not in supported:
+            raise CommandError(all_accounts.exchange_refusal(tenant, config.provider))
         for target in targets:
             if target.scope is Scope.SETTING and (target.scope, verb) not in supported:
                 if (Scope.SETTING, Verb.STATUS) in supported:
@@ -109,6 +113,15 @@ class CommandService:
         (``intake_id``: the stored command it comes from, so it is stored once; ``limit``:
         the requester's limit, counted atomically with the insert)."""
         provider = self.precheck(command)
+        if command.targets == (Target.all_accounts(),):  # listed at execution: all_accounts.py
+            return all_accounts.submit(
+                self.workflow,
+                provider,
+                command,
+                requester=requester,
+                intake_id=intake_id,
+                limit=limit,
+            )
         live = _live_check(provider, command.targets)
         problems = [r for r in live if not r.ok]
         if problems:
@@ -150,8 +163,8 @@ class CommandService:
 
 
 def _server_wide(targets: Sequence[Target]) -> bool:
-    """The whole tenant, or a server setting: both need the whole-server approval count."""
-    return any(t.scope in (Scope.TENANT, Scope.SETTING) for t in targets)
+    """The whole tenant, a server setting or every account: the whole-server approval count."""
+    return any(t.scope in (Scope.TENANT, Scope.SETTING, Scope.ALL_ACCOUNTS) for t in targets)
 
 
 def _warnings(results: Sequence[TargetResult]) -> str | None:

@@ -237,6 +237,17 @@ class InstrumentedProvider:
             elapsed = time.perf_counter() - start
             self._metrics.provider_seconds.labels(self.tenant, self.kind, "queue").observe(elapsed)
 
+    def accounts(self) -> object:
+        """Every account and its outgoing-mail state (WHM only: ``--all-accounts``), timed."""
+        start = time.perf_counter()
+        try:
+            return self.inner.accounts()  # type: ignore[attr-defined]
+        finally:
+            elapsed = time.perf_counter() - start
+            self._metrics.provider_seconds.labels(self.tenant, self.kind, "accounts").observe(
+                elapsed
+            )
+
     def close(self) -> None:
         self.inner.close()
 

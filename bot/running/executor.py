@@ -16,6 +16,7 @@ from approvals import RequestView, TargetOutcome, TargetRecord, Workflow
 from approvals.models import Job
 from approvals.workflow import EXECUTE, REVERT
 from bot.ops.logs import log_context
+from bot.running import all_accounts
 from bot.running.settings_revert import previous_settings
 from bot.slack.cards import Cards
 from bot.slack.views import escape, mention
@@ -85,6 +86,7 @@ class Executor:
         view = self.workflow.begin_execution(request_id)
         if view is None:
             return  # already finished by an earlier run of this job
+        view = all_accounts.expand(self.workflow, self.tenants, view)  # --all-accounts, once
         redraw = self._redraw_meanwhile(view)
         req = view.request
         # a resumed run skips the targets an earlier run already finished
@@ -95,6 +97,7 @@ class Executor:
         last_card = time.monotonic()
         for chunk in chunks[:-1]:
             records = self._apply(req.tenant, Verb(req.verb), chunk, request_id)
+            records = all_accounts.keep_before(view, records)
             view = self.workflow.record_progress(request_id, records)
             if time.monotonic() - last_card >= PROGRESS_INTERVAL_S:
                 redraw.join()  # the card's updates land in order
@@ -102,6 +105,7 @@ class Executor:
                 last_card = time.monotonic()
         last = chunks[-1]
         records = self._apply(req.tenant, Verb(req.verb), last, request_id) if last else []
+        records = all_accounts.keep_before(view, records)
         final = self.workflow.finish_execution(request_id, records)
         redraw.join()
         ok = sum(t.outcome == _SUCCEEDED for t in final.targets)

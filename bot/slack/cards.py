@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError
 from approvals import RequestView, Workflow
 from approvals.delivery import CardDelivery, PendingPost
 from approvals.models import ChangeRequest
-from bot.commands.messages import whole_tenant_note
+from bot.commands.all_accounts_plan import AllAccountsPlan
+from bot.commands.messages import ALL_ACCOUNTS, whole_tenant_note
 from bot.commands.what_it_does import change_note
 from bot.slack.card_recovery import CARD_EVENT, find_posted_card, reposted_note
 from bot.slack.slack_errors import classify
@@ -121,6 +122,8 @@ class Cards:
         or limit change does."""
         if self.kind is None or not view.request.tenant_wide:
             return change_note(view.request.verb, [t.target for t in view.targets])
+        if AllAccountsPlan.of(view.request) is not None:  # every account: WHM only
+            return ALL_ACCOUNTS.get(view.request.verb, "")
         try:
             kind = self.kind(view.request.tenant)
         except Exception:  # a tenant removed from the config: the card still draws

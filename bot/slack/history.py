@@ -31,6 +31,8 @@ SENTENCES: Mapping[str, str] = {
     "expired": "{req} ({change}) expired: nobody decided in time",
     "execution_started": "the bot started {req}: {change}",
     "execution_resumed": "the bot resumed {req} ({change}) after a restart",
+    "targets_expanded": "the bot listed {target} for {req}: {members} target(s), each stored "
+    "with its state before any change",
     "target_succeeded": "{verb} {target} ({req}) succeeded: {message}",
     "target_failed": "{verb} {target} ({req}) failed: {message}",
     "target_skipped": "{verb} {target} ({req}) was not carried out: {message}",
@@ -137,6 +139,7 @@ def _fields(event: AuditEvent, detail: dict[str, Any], view: RequestView | None)
         "suffix": _suffix(event.event, detail),
         "approvals": str(detail.get("approvals", "")),
         "attempts": str(detail.get("attempts", "?")),
+        "members": str(detail.get("members", "?")),
         "outcomes": _outcomes(view),
         "revert_verb": revert_verb,
         "revert_targets": _targets(revert_keys) if isinstance(revert_keys, list) else targets,
@@ -191,4 +194,6 @@ def _targets(keys: Sequence[object], shown: int = 5) -> str:
 
 
 def _label(key: str) -> str:
+    if key == "account:*":
+        return "every account on the server"
     return "the whole server" if key == "*" else f"`{escape(key)}`"

@@ -230,7 +230,7 @@ def _say_waiting(view: RequestView, channel: str, respond: Responder) -> None:
 def _check_reachable(rt: SlackContext, parsed: grammar.Change, requester: str) -> None:
     """Refuse a request that nobody but the requester could approve (groups resolved)."""
     tenant = rt.tenants.get(parsed.tenant)
-    tenant_wide = Target.tenant() in parsed.targets
+    tenant_wide = Target.tenant() in parsed.targets or Target.all_accounts() in parsed.targets
     check_reachable(
         tenant=parsed.tenant,
         approvers=tenant.approvers,

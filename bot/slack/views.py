@@ -12,6 +12,7 @@ from typing import Any
 
 from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
+from bot.slack import all_accounts_view
 from bot.slack.aftermath import change_summary, next_step
 from bot.slack.labels import built_label
 from bot.slack.mrkdwn import escape
@@ -63,6 +64,9 @@ def mention(actor: str | None) -> str:
 
 
 def _targets_text(view: RequestView) -> str:
+    plan = all_accounts_view.plan_of(view)
+    if plan is not None:  # --all-accounts: counts, not a list of every account
+        return all_accounts_view.targets_text(view, plan)
     names = [_target_label(t.target) for t in view.targets]
     shown = ", ".join(names[:_SHOWN_TARGETS])
     if len(names) > _SHOWN_TARGETS:
@@ -238,6 +242,9 @@ def decision_buttons(view: RequestView, *, block_id: str) -> dict[str, Any]:
 
 def result_text(view: RequestView, failures_first: bool = True, note: str = "") -> str:
     """The thread post with per-target results, summarised past a bounded number of lines."""
+    plan = all_accounts_view.plan_of(view)
+    if plan is not None:
+        return all_accounts_view.result_text(view, plan, note)
     targets: Sequence = view.targets
     ok = [t for t in targets if t.outcome == TargetOutcome.SUCCEEDED.value]
     failed = [t for t in targets if t.outcome != TargetOutcome.SUCCEEDED.value]

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import trustme
 
 from tests.fakes.whm_accounts import LOGIN_UAPI, AccountsFailure, FakeAccountLimits
+from tests.fakes.whm_listaccts import ListacctsFailure, listaccts
 from tests.fakes.whm_queue import QUEUE_FUNCTIONS, QUEUE_UAPI, FakeQueue, QueueFailure, Started
 from tests.fakes.whm_tweaks import FakeTweaks, TweakFailure
 
@@ -286,6 +287,11 @@ class FakeWhm:
             return {"user": self._domain_owner.get(p.get("domain", "").lower())}
         if function == "accountsummary":
             return {"acct": [self._summary(self._find_account(p))]}
+        if function == "listaccts":  # tests/fakes/whm_listaccts.py
+            try:
+                return listaccts(self._accounts.values(), self._summary, p)
+            except ListacctsFailure as exc:
+                raise _Failure(str(exc)) from None
         if self.tweaks.handles(function):
             try:
                 return self.tweaks.dispatch(function, p, apply=apply)
