@@ -37,6 +37,7 @@ class Verb(StrEnum):
     STATUS = "status"
     PURGE = "purge"  # delete the target's queued outgoing mail (WHM); cannot be undone
     QUEUE = "queue"  # read the mail queue (WHM); read-only
+    TOP = "top"  # read who sent the most mail, from email tracking (WHM); read-only
 
 
 CHANGE_VERBS = frozenset(

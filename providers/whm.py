@@ -21,7 +21,7 @@ from types import TracebackType
 
 import httpx
 
-from providers import deadline, whm_queue
+from providers import deadline, whm_queue, whm_tracking
 from providers.base import TargetResult, TargetState
 from providers.errors import (
     InvalidTarget,
@@ -62,6 +62,7 @@ _CAPABILITIES = frozenset(
     {(Scope.TENANT, v) for v in (*_TENANT_VALUES, Verb.STATUS)}
     | {(s, v) for s in (Scope.ACCOUNT, Scope.MAILBOX) for v in (*_ACCOUNT_CALLS, Verb.STATUS)}
     | whm_queue.CAPABILITIES
+    | whm_tracking.CAPABILITIES
     | {(Scope.SETTING, Verb.SET), (Scope.SETTING, Verb.STATUS)}  # Tweak Settings: whm_settings
 )
 
@@ -153,6 +154,11 @@ class WhmProvider:
     def queue(self, target: Target | None) -> whm_queue.QueueReport:
         """Exim's queue, and the target's part of it (``/smtp queue``)."""
         return whm_queue.report(self._client, target, DomainOwners(self._client).owner)
+
+    def top(self, since_s: int, limit: int) -> whm_tracking.TopReport:
+        """The worst senders of the window, from email tracking (``/smtp top``)."""
+        with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS):
+            return whm_tracking.top(self._client, since_s=since_s, limit=limit)
 
     def _tweaks(self) -> TweakSettings:
         return TweakSettings(self._client, dry_run=self._settings.dry_run)
