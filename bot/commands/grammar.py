@@ -26,6 +26,7 @@ __all__ = [
     "ListRequests",
     "Queue",
     "Status",
+    "Top",
     "VERBS",
     "normalise",
     "parse",
@@ -53,7 +54,12 @@ VERBS = (
     "cancel",
     "queue",
     "purge",
+    "top",
 )
+TOP_DEFAULT_SINCE = timedelta(hours=1)
+TOP_MAX_SINCE = timedelta(days=7)
+TOP_DEFAULT_ROWS = 10
+TOP_MAX_ROWS = 40  # one block per row, under Slack's 50 blocks per message
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,15 @@ class Queue:
 
 
 @dataclass(frozen=True, slots=True)
+class Top:
+    """``/smtp top``: who sent the most outgoing mail in the window (WHM email tracking)."""
+
+    tenant: str
+    since: timedelta = TOP_DEFAULT_SINCE
+    limit: int = TOP_DEFAULT_ROWS
+
+
+@dataclass(frozen=True, slots=True)
 class ListRequests:
     tenant: str | None = None
 
@@ -106,7 +121,7 @@ class Cancel:
     request_id: int
 
 
-Command = Help | Change | Status | Queue | ListRequests | History | Cancel
+Command = Help | Change | Status | Queue | Top | ListRequests | History | Cancel
 
 _REPLACEMENTS = {
     "\u201c": '"',
@@ -194,7 +209,7 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
             positional.append(token)
             continue
         name, _, value = token[2:].partition("=")
-        if name not in ("limit", "for"):
+        if name not in ("limit", "for", "since"):
             raise UsageError(f"Unknown option “{_shown(token)}”.", verb=verb)
         if not value:
             value = next(it, "")
@@ -217,8 +232,10 @@ def parse(text: str) -> Command:
     positional, options = _options(words[1:], verb)
     if reason is not None and verb not in CHANGE_VERBS:
         raise UsageError(f"{verb} takes no --reason.", verb=verb)
-    if "limit" in options and verb != "history":
-        raise UsageError("--limit only goes with history.", verb=verb)
+    if "limit" in options and verb not in ("history", "top"):
+        raise UsageError("--limit only goes with history or top.", verb=verb)
+    if "since" in options and verb != "top":
+        raise UsageError("--since only goes with top.", verb=verb)
     if "for" in options and verb == Verb.PURGE:
         raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
@@ -241,6 +258,8 @@ def parse(text: str) -> Command:
     tenant = _tenant(positional[0], verb)
     if verb == "history":
         return _history(tenant, positional[1:], options.get("limit"))
+    if verb == "top":
+        return _top(tenant, positional[1:], options)
     if verb == "policy":
         if len(positional) > 1:
             raise UsageError("policy takes only a tenant name.", verb=verb)
@@ -295,3 +314,24 @@ def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:
         limit = int(limit_text)
     target = _targets(rest, "history")[0] if rest else None
     return History(tenant, target, limit)
+
+
+def _top(tenant: str, rest: list[str], options: dict[str, str]) -> Top:
+    """``top <tenant> [--since DURATION] [--limit N]``: at most 7d, 1 to 40 rows."""
+    if rest:
+        raise UsageError("top takes only a tenant name, --since and --limit.", verb="top")
+    since = TOP_DEFAULT_SINCE
+    if "since" in options:
+        try:
+            since = parse_duration(options["since"])
+        except ValueError as exc:
+            raise UsageError(f"--since: {exc}.", verb="top") from None
+        if since > TOP_MAX_SINCE:
+            raise UsageError("--since can be at most 7d.", verb="top")
+    limit = TOP_DEFAULT_ROWS
+    if "limit" in options:
+        text = options["limit"]
+        if not is_number(text) or not 1 <= int(text) <= TOP_MAX_ROWS:
+            raise UsageError(f"--limit must be a number from 1 to {TOP_MAX_ROWS}.", verb="top")
+        limit = int(text)
+    return Top(tenant, since, limit)
