@@ -174,7 +174,7 @@ def newest_deliveries(client: WhmClient, start: int, end: int) -> list[dict[str,
 def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str | None], _Seen]:
     """Records by sender: the address of an SMTP login, the account of a local script."""
     seen: dict[tuple[str, str | None], _Seen] = {}
-    for rec in records:
+    for n, rec in enumerate(records):
         account = str(rec.get("user") or "")
         if account in _NOT_SENDERS:
             continue
@@ -182,7 +182,7 @@ def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str | None], _S
         sender = str(rec.get("sender") or "").strip().lower()
         address = sender if "@" in sender and auth != SCRIPT_AUTH else None
         entry = seen.setdefault((account, address), _Seen(account, address))
-        entry.msgids.add(str(rec.get("msgid") or id(rec)))
+        entry.msgids.add(str(rec.get("msgid") or f"#{n}"))  # a record without an ID: its own
         if str(rec.get("type") or "") in _DEFER_FAIL:
             entry.deferfail += 1
         if auth:
