@@ -279,3 +279,27 @@ def test_a_forged_button_value_is_refused(bot: Bot) -> None:
         )
     )
     assert len(bot.slack.calls_to("views.open")) == opened
+
+
+def test_the_dialog_is_acknowledged_once_stored_before_the_request_is_made(bot: Bot) -> None:
+    """Slack gives a submission 3 s: its ack must not wait for the live check or the card.
+    With chat.postMessage held unanswered, the submission is acknowledged, its intake row is
+    committed, and the card follows once Slack answers."""
+    bot.whm.add_mailbox("slow@top-a.test")
+    bot.whm.tracking.add("slow@top-a.test", 3, user="topa")
+    modal = _press_and_open(bot, "acme slow@top-a.test")
+    gate = bot.slack.hold("chat.postMessage")
+    try:
+        response = bot.sender.submit_view(
+            modal, user=REQUESTER, values={"top_reason": {"reason": {"value": "slow slack"}}}
+        )
+        assert response.status_code == 200 and not response.content.strip(b"{} ")
+        rows = bot.query(
+            "SELECT kind FROM intake WHERE kind = 'top_request' "
+            "AND payload LIKE '%slow@top-a.test%'"
+        )
+        assert rows, "the submission was acknowledged before it was stored"
+    finally:
+        gate.set()
+    request_id = _wait_request(bot, "slow@top-a.test")
+    assert "slow slack" in json.dumps(_card_for(bot, request_id).args["blocks"])
