@@ -72,7 +72,6 @@ class TopReport:
     complete: bool  # the sample holds every record of the window
     messages: int  # every account's SENDCOUNT together
     queued: int  # the whole queue
-    calls: int = 3
 
 
 @dataclass
@@ -227,6 +226,10 @@ def top(client: WhmClient, *, since_s: int, limit: int, now: float | None = None
         for k in ("DOMAIN", "PRIMARY_DOMAIN")
         if a.get(k)
     }
+    for rec in records:  # addon and parked domains seen sending
+        domain, user = str(rec.get("domain") or "").lower(), str(rec.get("user") or "")
+        if domain and user not in _NOT_SENDERS:
+            owners.setdefault(domain, user)
     by_sender, by_account = _queue_counts(queue, owners)
     seen = _group(records)
     per_account: dict[str, list[_Seen]] = defaultdict(list)
