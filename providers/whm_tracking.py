@@ -6,8 +6,8 @@ for ``starttime``/``endtime`` and sorts and chunks server-side; ``emailtrack_sea
 delivery records (``sender``, ``user``, ``senderauth``, ``senderip``, ``type``, ``msgid``) at
 most 5,000 per call, so the per-address view is the newest 5,000 records of the window, and
 when the window holds more, each address's share of its account's sampled messages is applied
-to the account's exact totals (marked as estimated). Three calls in all: the account totals,
-the sample, and the queue (``fetch_mail_queue``, read as ``/smtp queue`` reads it).
+to the account's exact totals (marked as estimated). Three calls in all, made together: the
+account totals, the sample, and the queue (``fetch_mail_queue``, as ``/smtp queue`` reads it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -192,6 +194,10 @@ def _group(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str | None], _S
     return seen
 
 
+def _queue(client: WhmClient, _start: int, _end: int) -> list[QueueMessage]:
+    return read_queue(client)
+
+
 def _share(total: int, part: int, whole: int) -> int:
     return round(total * part / whole) if whole else 0
 
@@ -215,10 +221,14 @@ def top(client: WhmClient, *, since_s: int, limit: int, now: float | None = None
     """The worst senders of the last ``since_s`` seconds, at most ``limit`` rows."""
     end = int(time.time() if now is None else now)
     start = end - since_s
-    totals = {str(a.get("USER")): a for a in account_totals(client, start, end)}
+    with ThreadPoolExecutor(3, thread_name_prefix="whm-top") as pool:  # independent reads
+        reads = [
+            pool.submit(copy_context().run, read, client, start, end)  # the deadline goes along
+            for read in (account_totals, newest_deliveries, _queue)
+        ]
+        stats, records, queue = (f.result() for f in reads)
+    totals = {str(a.get("USER")): a for a in stats}
     totals = {user: a for user, a in totals.items() if user not in _NOT_SENDERS}
-    records = newest_deliveries(client, start, end)
-    queue = read_queue(client)
     complete = len(records) < SAMPLE
     owners = {
         str(a.get(k)).lower(): user

@@ -156,9 +156,13 @@ class FakeTracking:
         wanted = {t for t in _TYPES if p.get(t) == "1"}
         # the per-type cut follows the sort direction; cPanel's default is newest first
         reverse = not (p.get("api.sort.enable") == "1" and p.get("api.sort.a.reverse") != "1")
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rec in self.records:  # one pass over the table, as one indexed query would
+            kind = _kind(rec)
+            if kind in wanted and keep(rec):
+                by_type[kind].append(rec)
         found: list[dict[str, Any]] = []
-        for kind in wanted:
-            typed = [r for r in self.records if _kind(r) == kind and keep(r)]
+        for typed in by_type.values():
             typed.sort(key=lambda r: r["sendunixtime"], reverse=reverse)
             found.extend(typed[:per_type] if per_type else typed)
         found = _sorted(found, p, _SEARCH_SORT, default="sendunixtime")
@@ -194,10 +198,11 @@ def _number(p: dict[str, str], key: str, default: int) -> int:
 
 
 def _filters(p: dict[str, str]) -> Any:
-    """api.filter.* as cPanel converts them for the delivery reporter."""
+    """api.filter.* as cPanel converts them for the delivery reporter: ``sendunixtime`` bounds
+    (``gt X`` is at least X+1, ``lt Y`` at most Y-1) and exact/contains/begins on text."""
     if p.get("api.filter.enable") != "1":
         return lambda _r: True
-    tests = []
+    low, high, tests = None, None, []
     letters = {k.split(".")[2] for k in p if k.startswith("api.filter.") and k.count(".") == 3}
     for letter in sorted(letters):
         field = p.get(f"api.filter.{letter}.field", "")
@@ -206,22 +211,21 @@ def _filters(p: dict[str, str]) -> Any:
         if field == "sendunixtime":
             if kind not in ("gt", "lt", "==") or not _DIGITS.match(term):
                 raise _fail(f"sendunixtime needs gt, lt or == and a number, not “{kind}”.")
-            low = int(term) + 1 if kind == "gt" else (int(term) if kind == "==" else None)
-            high = int(term) - 1 if kind == "lt" else (int(term) if kind == "==" else None)
-            tests.append(_between(low, high))
+            if kind in ("gt", "=="):
+                low = int(term) + (1 if kind == "gt" else 0)
+            if kind in ("lt", "=="):
+                high = int(term) - (1 if kind == "lt" else 0)
         elif field in _SEND_SIDE:
             if kind not in ("eq", "contains", "begins"):
                 raise _fail(f"“{kind}” is not a filter type for {field}.")
             tests.append(_text(field, kind, term))
         else:
             raise _fail(f"“{field}” is not a field of emailtrack_search.")
-    return lambda r: all(t(r) for t in tests)
-
-
-def _between(low: int | None, high: int | None) -> Any:
-    return lambda r: (
-        (low is None or r["sendunixtime"] >= low) and (high is None or r["sendunixtime"] <= high)
-    )
+    lo = -(2**63) if low is None else low
+    hi = 2**63 if high is None else high
+    if not tests:
+        return lambda r: lo <= r["sendunixtime"] <= hi
+    return lambda r: lo <= r["sendunixtime"] <= hi and all(t(r) for t in tests)
 
 
 def _text(field: str, kind: str, term: str) -> Any:
