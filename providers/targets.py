@@ -50,6 +50,7 @@ class Verb(StrEnum):
     PURGE = "purge"  # delete the target's queued outgoing mail (WHM); cannot be undone
     QUEUE = "queue"  # read the mail queue (WHM); read-only
     LIMIT = "limit"  # accounts' hourly send limits to the values their targets carry (WHM)
+    TOP = "top"  # read who sent the most mail, from email tracking (WHM); read-only
 
 
 CHANGE_VERBS = frozenset(

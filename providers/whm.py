@@ -21,18 +21,24 @@ from types import TracebackType
 
 import httpx
 
-from providers import deadline, whm_accounts, whm_limits, whm_login, whm_queue
+from providers import (
+    deadline,
+    whm_accounts,
+    whm_limits,
+    whm_login,
+    whm_queue,
+    whm_states,
+    whm_tracking,
+)
 from providers.base import TargetResult, TargetState
 from providers.errors import (
     InvalidTarget,
     ProviderError,
-    Rejected,
-    TargetNotFound,
     VerificationFailed,
 )
 from providers.targets import Scope, Target, Verb
-from providers.whm_client import WhmClient, flag
-from providers.whm_owners import DomainOwners, outgoing_summary
+from providers.whm_client import WhmClient
+from providers.whm_owners import DomainOwners
 from providers.whm_settings import TweakSettings
 
 __all__ = ["WhmProvider", "WhmSettings"]
@@ -64,6 +70,7 @@ _CAPABILITIES = frozenset(
     | whm_queue.CAPABILITIES
     | whm_login.CAPABILITIES  # a mailbox's login: disable/enable --login
     | whm_limits.CAPABILITIES  # an account's hourly limit: /smtp limit
+    | whm_tracking.CAPABILITIES
     | {(Scope.SETTING, Verb.SET), (Scope.SETTING, Verb.STATUS)}  # Tweak Settings: whm_settings
     # --all-accounts: listed (whm_accounts), then changed one account:NAME at a time
     | {(Scope.ALL_ACCOUNTS, v) for v in (Verb.DISABLE, Verb.ENABLE, Verb.STATUS)}
@@ -165,6 +172,11 @@ class WhmProvider:
         """Every account on the server with its outgoing-mail state (``listaccts``)."""
         with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS):
             return whm_accounts.list_accounts(self._client)
+
+    def top(self, since_s: int, limit: int) -> whm_tracking.TopReport:
+        """The worst senders of the window, from email tracking (``/smtp top``)."""
+        with deadline.budget(self._settings.timeout_s * REQUEST_BUDGET_CALLS):
+            return whm_tracking.top(self._client, since_s=since_s, limit=limit)
 
     def _tweaks(self) -> TweakSettings:
         return TweakSettings(self._client, dry_run=self._settings.dry_run)
@@ -271,56 +283,17 @@ class WhmProvider:
             return whm_limits.state(self._client, target)
         if target.scope is Scope.LOGIN:
             owner = owners.owner(self._domain(target))
-            mailbox = self._mailbox_state(Target(Scope.MAILBOX, target.name), owner)
+            mailbox = whm_states.mailbox_state(
+                self._client, Target(Scope.MAILBOX, target.name), owner
+            )
             return whm_login.state(target, mailbox)
         if target.scope is Scope.TENANT:
-            return self._tenant_state(target)
+            return whm_states.tenant_state(self._client, target, TWEAK_KEY)
         if target.scope is Scope.ALL_ACCOUNTS:
             return whm_accounts.census(target, whm_accounts.list_accounts(self._client))
         if target.scope is Scope.ACCOUNT:
-            return self._account_state(target)
-        return self._mailbox_state(target, owners.owner(self._domain(target)))
-
-    def _tenant_state(self, target: Target) -> TargetState:
-        value = self._client.tweak_value(TWEAK_KEY)
-        if value == 1:
-            summary = "SMTP Restrictions on: only root, exim and mailman may send to remote SMTP"
-        elif value == 0:
-            summary = "SMTP Restrictions off: every local user may send to remote SMTP"
-        else:
-            summary = "SMTP Restrictions not set in cpanel.config"
-        return TargetState(target, summary, {TWEAK_KEY: value})
-
-    def _account_state(self, target: Target) -> TargetState:
-        try:
-            acct = self._client.account(target.name)
-        except Rejected as exc:  # "Account does not exist." (or no access to it)
-            raise TargetNotFound(
-                f"no cPanel account {target.name} on this server ({exc.user_message})"
-            ) from exc
-        if acct is None:
-            raise TargetNotFound(f"no cPanel account {target.name} on this server")
-        suspended = flag(acct.get("outgoing_mail_suspended"))
-        held = flag(acct.get("outgoing_mail_hold"))
-        facts = {"outgoing_mail_suspended": suspended, "outgoing_mail_hold": held}
-        summary = outgoing_summary(suspended, held) + whm_limits.status_words(acct)
-        return TargetState(target, summary, facts)
-
-    def _mailbox_state(self, target: Target, owner: str) -> TargetState:
-        item = self._client.mailbox(owner, target.name)
-        if item is None:
-            raise TargetNotFound(f"no mailbox {target.name} on this server (account {owner})")
-        suspended = flag(item.get("suspended_outgoing"))
-        held = flag(item.get("hold_outgoing"))
-        facts: dict[str, object] = {
-            "account": owner,
-            "suspended_outgoing": suspended,
-            "hold_outgoing": held,
-            "suspended_login": flag(item.get("suspended_login")),
-            "suspended_incoming": flag(item.get("suspended_incoming")),
-        }
-        login = "; login suspended" if facts["suspended_login"] else ""
-        return TargetState(target, outgoing_summary(suspended, held) + login, facts)
+            return whm_states.account_state(self._client, target)
+        return whm_states.mailbox_state(self._client, target, owners.owner(self._domain(target)))
 
     # -- validation ----------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class QueueMessage:
     size: int
     frozen: bool
     recipients: tuple[str, ...]
+    user: str | None = None  # the cPanel user Exim recorded, when it did (``top`` counts by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def _message(item: object) -> QueueMessage:
             size=int(item.get("size") or 0),
             frozen=bool(flag(item.get("frozen"))),
             recipients=tuple(str(r) for r in recipients),
+            user=str(item["user"]) if item.get("user") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError("WHM fetch_mail_queue sent a malformed record") from exc

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.commands.grammar_limits import limit_targets, with_logins
+from bot.commands.grammar_top import Top, parse_top
+from bot.commands.typed_text import is_number, normalise, shown, split_reason
 from bot.config.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
@@ -29,6 +31,7 @@ __all__ = [
     "ListRequests",
     "Queue",
     "Status",
+    "Top",
     "VERBS",
     "normalise",
     "parse",
@@ -43,7 +46,6 @@ TIMED_VERBS = {
     Verb.SET: Verb.SET,
     Verb.LIMIT: Verb.LIMIT,  # a limit is undone by setting each previous value back
 }
-MAX_REASON = 500
 _SETTINGS_ONLY = "Server settings are read with /smtp policy and changed with /smtp set."
 _TYPED_SCOPES = {  # targets the bot builds itself: typed, they get the command that makes them
     Scope.SETTING: _SETTINGS_ONLY,
@@ -68,6 +70,7 @@ VERBS = (
     "queue",
     "purge",
     "limit",
+    "top",
 )
 
 
@@ -121,67 +124,19 @@ class Cancel:
     request_id: int
 
 
-Command = Help | Change | Status | Queue | ListRequests | History | Cancel
+Command = Help | Change | Status | Queue | Top | ListRequests | History | Cancel
 
-_REPLACEMENTS = {
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u201f": '"',
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201b": "'",
-    "\u00a0": " ",
-}
-_DASH_OPTION_RE = re.compile(r"(^|\s)[\u2014\u2013\u2012\u2015\u2212]{1,2}(?=[A-Za-z])")
-_MAILTO_RE = re.compile(r"<mailto:([^|<>\s]+)(?:\|[^<>]*)?>")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_REASON_RE = re.compile(r"(?:^|\s)--reason(?:=|\s+|$)(.*)\Z", re.DOTALL)
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_NUMBER_RE = re.compile(r"^[0-9]{1,12}$")  # ASCII only: str.isdigit() accepts "³"
-
-
-def is_number(text: str) -> bool:
-    """A request ID or count as people type it: ASCII digits, at most 12."""
-    return bool(_NUMBER_RE.match(text))
-
-
-def normalise(text: str) -> str:
-    """Undo what chat clients do to typed text, before parsing."""
-    for old, new in _REPLACEMENTS.items():
-        text = text.replace(old, new)
-    text = _DASH_OPTION_RE.sub(lambda m: m.group(1) + "--", text)
-    return _MAILTO_RE.sub(lambda m: m.group(1), text)
-
-
-def _split_reason(text: str) -> tuple[str, str | None]:
-    match = _REASON_RE.search(text)
-    if not match:
-        return text, None
-    reason = " ".join(_CONTROL_RE.sub(" ", match.group(1)).split())
-    if len(reason) >= 2 and reason[0] == reason[-1] and reason[0] in "\"'":
-        reason = reason[1:-1].strip()
-    if not reason:
-        raise UsageError("--reason needs some text after it.")
-    if len(reason) > MAX_REASON:
-        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
-    return text[: match.start()], reason
 
 
 def _tenant(token: str, verb: str) -> str:
     name = token.lower()
     if not _TENANT_RE.match(name):
         raise UsageError(
-            f"“{_shown(token)}” is not a tenant name (lowercase letters, digits and '-').",
+            f"“{shown(token)}” is not a tenant name (lowercase letters, digits and '-').",
             verb=verb,
         )
     return name
-
-
-def _shown(text: str, limit: int = 60) -> str:
-    clean = "".join(ch if ch.isprintable() else "�" for ch in text)
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def _targets(tokens: list[str], verb: str) -> tuple[Target, ...]:
@@ -219,8 +174,8 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
         if name == ALL_ACCOUNTS_OPTION and not value:  # a flag: it takes no value
             options[name] = "yes"
             continue
-        if name not in ("limit", "for"):
-            raise UsageError(f"Unknown option “{_shown(token)}”.", verb=verb)
+        if name not in ("limit", "for", "since"):
+            raise UsageError(f"Unknown option “{shown(token)}”.", verb=verb)
         if not value:
             value = next(it, "")
         if not value:
@@ -232,18 +187,20 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
 def parse(text: str) -> Command:
     """Parse the text after ``/smtp``. Raises UsageError."""
     text = normalise(text)
-    head, reason = _split_reason(text)
+    head, reason = split_reason(text)
     words = head.split()
     if not words:
         return Help()
     verb = words[0].lower()
     if verb not in VERBS:
-        raise UsageError(f"“{_shown(words[0])}” is not a command.")
+        raise UsageError(f"“{shown(words[0])}” is not a command.")
     positional, options = _options(words[1:], verb)
     if reason is not None and verb not in CHANGE_VERBS:
         raise UsageError(f"{verb} takes no --reason.", verb=verb)
-    if "limit" in options and verb != "history":
-        raise UsageError("--limit only goes with history.", verb=verb)
+    if "limit" in options and verb not in ("history", "top"):
+        raise UsageError("--limit only goes with history or top.", verb=verb)
+    if "since" in options and verb != "top":
+        raise UsageError("--since only goes with top.", verb=verb)
     if "for" in options and verb == Verb.PURGE:
         raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
@@ -268,6 +225,8 @@ def parse(text: str) -> Command:
     tenant = _tenant(positional[0], verb)
     if verb == "history":
         return _history(tenant, positional[1:], options.get("limit"))
+    if verb == "top":
+        return parse_top(tenant, positional[1:], options)
     if verb == "policy":
         if len(positional) > 1:
             raise UsageError("policy takes only a tenant name.", verb=verb)

@@ -74,6 +74,13 @@ USAGE: dict[str, tuple[str, str]] = {
         "Exim's mail queue (WHM): messages, frozen, oldest, size; with a target, that "
         "sender's messages and their top recipient domains. Needs no approval.",
     ),
+    "top": (
+        "/smtp top <tenant> [--since DURATION] [--limit N]",
+        "Who sent the most outgoing mail (WHM email tracking; default the last 1h, at most 7d; "
+        "10 rows, at most 40), worst first: sent, deferred + failed, how it was submitted, "
+        "top source IP, hourly limit hit, messages now queued; each row has a Request disable "
+        "button. Needs no approval.",
+    ),
     "purge": (
         "/smtp purge <tenant> <target …> [--reason TEXT]",
         "Delete the targets' queued outgoing mail and held messages (WHM). This cannot be undone.",
@@ -180,6 +187,8 @@ def _example(verb: str, tenants: list[str]) -> str:
         return f"/smtp policy {tenant}"
     if verb == "limit":
         return f'/smtp limit {tenant} account:{tenant}1 100 --for 6h --reason "spam outbreak"'
+    if verb == "top":
+        return f"/smtp top {tenant} --since 2h --limit 5"
     if verb in ("status", "history", "queue"):
         return f"/smtp {verb} {tenant} user@{tenant}.example"
     if verb == "cancel":

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from approvals import RequestView, Workflow
 from approvals.limits import RequestLimit
 from bot.commands import all_accounts
-from bot.commands.grammar import Change, Queue, Status
+from bot.commands.grammar import Change, Queue, Status, Top
 from bot.errors import CommandError
 from bot.tenants import TenantRegistry
 from providers import Provider, ProviderError, Scope, Target, TargetResult, Verb
 from providers.whm_queue import QueueReport
+from providers.whm_tracking import TopReport
 
 __all__ = ["CommandService", "StatusReport"]
 
@@ -51,8 +52,17 @@ class CommandService:
         self.workflow = workflow
         self.tenants = tenants
 
-    def precheck(self, command: Change | Status | Queue) -> Provider:
+    def precheck(self, command: Change | Status | Queue | Top) -> Provider:
         """Checks that need only the config (no network): fast enough to run before the ack."""
+        if isinstance(command, Top):
+            provider = self.tenants.provider(command.tenant)
+            if (Scope.TENANT, Verb.TOP) not in provider.capabilities():
+                kind = self.tenants.get(command.tenant).provider
+                raise CommandError(
+                    f"{command.tenant} ({kind}) has no email tracking to read: top works on "
+                    "WHM tenants only."
+                )
+            return provider
         if isinstance(command, Queue):
             provider = self.tenants.provider(command.tenant)
             if (Scope.TENANT, Verb.QUEUE) not in provider.capabilities():
@@ -160,6 +170,15 @@ class CommandService:
             return provider.queue(command.target)  # type: ignore[attr-defined]
         except ProviderError as exc:
             raise CommandError(f"Could not read the mail queue: {exc.user_message}") from None
+
+    def top(self, command: Top) -> TopReport:
+        """The window's worst senders, read live from email tracking (WHM)."""
+        provider = self.precheck(command)
+        try:
+            since_s = int(command.since.total_seconds())
+            return provider.top(since_s, command.limit)  # type: ignore[attr-defined]
+        except ProviderError as exc:
+            raise CommandError(f"Could not read email tracking: {exc.user_message}") from None
 
 
 def _server_wide(targets: Sequence[Target]) -> bool:

@@ -248,6 +248,15 @@ class InstrumentedProvider:
                 elapsed
             )
 
+    def top(self, since_s: int, limit: int) -> object:
+        """The email-tracking read (WHM only: ``/smtp top``), timed like the other reads."""
+        start = time.perf_counter()
+        try:
+            return self.inner.top(since_s, limit)  # type: ignore[attr-defined]
+        finally:
+            elapsed = time.perf_counter() - start
+            self._metrics.provider_seconds.labels(self.tenant, self.kind, "top").observe(elapsed)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot.commands import grammar
 from bot.commands.access import Origin
 from bot.ops.logs import log_context
-from bot.slack import presses, slash_command
+from bot.slack import presses, slash_command, top_actions
 from bot.slack.answer import Answer
 from bot.slack.context import SlackContext
 from bot.slack.task import (
@@ -27,6 +27,8 @@ from bot.slack.task import (
     HOME,
     REFUSE_ACCESS,
     REFUSE_INPUT,
+    TOP_DIALOG,
+    TOP_REQUEST,
     Press,
     Task,
 )
@@ -74,6 +76,11 @@ def _tell(rt: SlackContext, task: Task, text: str, ref: str) -> None:
             _answer(rt, task)(response_type="ephemeral", text=text)
         elif task.kind in (APPROVE, CANCEL, DENY_DIALOG):
             presses.tell(rt, _press(task.args), text)
+        elif task.kind in (TOP_DIALOG, TOP_REQUEST):
+            args = task.args
+            top_actions.tell(
+                rt, Origin(str(args["actor"]), args.get("team"), args.get("channel")), text
+            )
     except Exception:
         log.warning("could not tell the person about error %s", ref)
 
@@ -135,4 +142,6 @@ _STEPS: dict[str, Callable[[SlackContext, Task], None]] = {
     ),
     REFUSE_ACCESS: _refuse_access,
     REFUSE_INPUT: _refuse_input,
+    TOP_DIALOG: top_actions.open_dialog,
+    TOP_REQUEST: top_actions.request,
 }

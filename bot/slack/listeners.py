@@ -22,6 +22,7 @@ from bot.commands import grammar
 from bot.commands.access import AccessDenied, Origin
 from bot.commands.messages import usage_for
 from bot.errors import BotError, CommandError, UsageError
+from bot.slack import top_actions
 from bot.slack.context import SlackContext
 from bot.slack.task import (
     APPROVE,
@@ -33,6 +34,7 @@ from bot.slack.task import (
     press_from,
     view_key,
 )
+from bot.slack.top_view import TOP_DISABLE_ACTION, TOP_MODAL, TOP_REASON_BLOCK
 from bot.slack.views import (
     APPROVE_ACTION,
     CANCEL_ACTION,
@@ -98,6 +100,8 @@ def register(app: App, rt: SlackContext) -> None:
             ack(response_type="ephemeral", text=f"Checking your `{parsed.verb.value}` request…")
         elif isinstance(parsed, grammar.Queue):
             ack(response_type="ephemeral", text=f"Reading the mail queue of `{parsed.tenant}`…")
+        elif isinstance(parsed, grammar.Top):
+            ack(response_type="ephemeral", text=f"Reading email tracking of `{parsed.tenant}`…")
         else:
             ack()  # help, list, history, cancel: answered through respond() right after
 
@@ -114,6 +118,33 @@ def register(app: App, rt: SlackContext) -> None:
             ack(response_action="errors", errors={DENY_REASON_BLOCK: str(exc)})
             return
         _deny_submitted(rt, ack, body, view)
+
+    @app.action(TOP_DISABLE_ACTION)
+    def on_top_disable(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Request disable on a /smtp top row: the dialog opens on this process (trigger)."""
+        origin = top_actions.origin_of(body)
+        try:
+            rt.access.check_team(origin)
+        except AccessDenied as exc:
+            _store(rt, Task.refuse_access(origin, tenant=None, problem=str(exc)))
+            ack()
+            return
+        if _store(rt, top_actions.press_task(body, action), here=True) == NOT_STORED:
+            raise StoreFailed("could not store a Request disable press")
+        ack()
+
+    @app.view(TOP_MODAL)
+    def on_top_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Checked and stored before the ack, so that a refusal shows in the dialog."""
+        try:
+            task = top_actions.check_submission(rt, body, view)
+        except CommandError as exc:
+            ack(response_action="errors", errors={TOP_REASON_BLOCK: str(exc)[:300]})
+            return
+        if _store(rt, task) == NOT_STORED:
+            ack(response_action="errors", errors={TOP_REASON_BLOCK: STORE_FAILED})
+            return
+        ack()
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -187,7 +218,7 @@ def _parse_or_refuse(
         if tenant is not None:
             rt.tenants.get(tenant)
             rt.access.check_channel(tenant, origin)
-        if isinstance(parsed, grammar.Change | grammar.Status | grammar.Queue):
+        if isinstance(parsed, grammar.Change | grammar.Status | grammar.Queue | grammar.Top):
             rt.service.precheck(parsed)
         if isinstance(parsed, grammar.Status):
             rt.access.check_read_size(len(parsed.targets))  # refused in the ack: nothing read

@@ -21,10 +21,11 @@ from bot.slack.labels import related_prefixes
 from bot.slack.queue_view import queue_text
 from bot.slack.reports import pending_text, policy_text
 from bot.slack.slack_errors import classify
+from bot.slack.top_command import answer_top
 from bot.slack.views import escape
 from providers.targets import Target
 
-__all__ = ["run"]
+__all__ = ["request_change", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ def run(
     elif isinstance(parsed, grammar.Queue):
         origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
         _queue(rt, parsed, respond, origin)
+    elif isinstance(parsed, grammar.Top):
+        answer_top(
+            rt, parsed, respond, Origin(actor, command.get("team_id"), command.get("channel_id"))
+        )
     elif isinstance(parsed, grammar.Change):
         _change(rt, parsed, command, respond, intake_id)
     elif isinstance(parsed, grammar.ListRequests):
@@ -133,6 +138,19 @@ def _queue(rt: SlackContext, parsed: grammar.Queue, respond: Responder, origin: 
         respond(response_type="ephemeral", text=f":warning: {escape(str(exc))}")
         return
     respond(response_type="ephemeral", text=queue_text(parsed.tenant, report))
+
+
+def request_change(
+    rt: SlackContext,
+    parsed: grammar.Change,
+    command: dict[str, Any],
+    *,
+    respond: Responder,
+    intake_id: int | None,
+) -> None:
+    """A change request from elsewhere than the command line (``/smtp top``'s dialog): the
+    same rate check, live check, workflow submit (duplicates, limits) and card as a command."""
+    _change(rt, parsed, command, respond, intake_id)
 
 
 def _change(

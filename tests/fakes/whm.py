@@ -28,6 +28,7 @@ import trustme
 from tests.fakes.whm_accounts import LOGIN_UAPI, AccountsFailure, FakeAccountLimits
 from tests.fakes.whm_listaccts import ListacctsFailure, listaccts
 from tests.fakes.whm_queue import QUEUE_FUNCTIONS, QUEUE_UAPI, FakeQueue, QueueFailure, Started
+from tests.fakes.whm_tracking import TRACKING_FUNCTIONS, FakeTracking, TrackingFailure
 from tests.fakes.whm_tweaks import FakeTweaks, TweakFailure
 
 __all__ = ["ACCESS_DENIED", "DEFAULT_TOKEN", "Call", "FAIL_KINDS", "FakeWhm", "server_tls"]
@@ -130,6 +131,8 @@ class FakeWhm:
         self._mailboxes: dict[str, dict[str, int]] = {}
         self._faults: dict[str, deque[str]] = defaultdict(deque)
         self.queue = FakeQueue(self._lock)  # Exim's queue: tests/fakes/whm_queue.py
+        self.tracking = FakeTracking()  # emailtrack_*: tests/fakes/whm_tracking.py
+        self.tracking_refusal = "http403"  # or "result0": how a token without track-email is told
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -260,10 +263,14 @@ class FakeWhm:
             return _Reply.json({"metadata": _meta(function, 0, SIMULATED_REASON.format(function))})
         if params.get("api.version") != "1":
             return _Reply.json({"status": 0, "statusmsg": "WHM API 0 is not served by this fake"})
+        if function in TRACKING_FUNCTIONS and not self._may_track():
+            if self.tracking_refusal == "http403":
+                return _Reply.json(ACCESS_DENIED, status=403)
+            return _Reply.json({"metadata": _meta(function, 0, "Permission Denied")})
         try:
             with self._lock:
                 data = self._dispatch(function, params, apply=fault not in _NO_APPLY)
-        except (_Failure, QueueFailure, AccountsFailure) as exc:
+        except (_Failure, QueueFailure, AccountsFailure, TrackingFailure) as exc:
             return _Reply.json({"metadata": _meta(function, 0, str(exc))})
         if fault == "uapi_status0" and isinstance(data, dict) and "uapi" in data:
             who = params.get("email", params.get("cpanel.function", ""))
@@ -274,6 +281,10 @@ class FakeWhm:
         if data is not None:
             body["data"] = data
         return _Reply.json(body)
+
+    def _may_track(self) -> bool:
+        """Email tracking needs the "track-email" ACL (WHM's "Track Email"), or "all"."""
+        return bool(self.privileges.get("all") or self.privileges.get("track-email"))
 
     def _take_fault(self, function: str, params: dict[str, str]) -> str | None:
         with self._lock:
@@ -313,6 +324,8 @@ class FakeWhm:
             return {"uapi": self._uapi_call(p, apply=apply)}
         if function in QUEUE_FUNCTIONS:
             return self.queue.dispatch(function, p)
+        if function in TRACKING_FUNCTIONS:
+            return self.tracking.dispatch(function, p)
         if function == "myprivs":
             return {"privileges": [dict(self.privileges)]}
         raise _Failure(f"Unknown app ({function}) requested for this version (1) of the API.")
