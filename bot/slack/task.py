@@ -32,8 +32,9 @@ HOME = "home"
 REFUSE_ACCESS = "refuse_access"
 REFUSE_INPUT = "refuse_input"
 DENIED = "denied"  # a denial recorded before the ack; the card and thread follow after it
+REAPPLY = "reapply"  # the Re-apply button of a drift notice: a new request for the same change
 KINDS = frozenset(
-    {COMMAND, APPROVE, CANCEL, DENY_DIALOG, DENIED, HOME, REFUSE_ACCESS, REFUSE_INPUT}
+    {COMMAND, APPROVE, CANCEL, DENY_DIALOG, DENIED, HOME, REFUSE_ACCESS, REFUSE_INPUT, REAPPLY}
 )
 
 
