@@ -67,9 +67,11 @@ def new_row(
         "expected": dump(expected) if expected is not None else None,
         "next_check_at": now + _offset(request.id or 0, target.target, interval),
         "seen_right_at": request.finished_at,  # verified by its own read-back then
+        # every row has every key: one multi-row INSERT takes its columns from the first
+        "ended_at": None if expected is not None else now,
+        "ended_reason": None,
     }
     if expected is None:
-        row["ended_at"] = now
         row["ended_reason"] = "not applied" if not ok else "not checked for drift"
     return row
 
