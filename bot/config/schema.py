@@ -72,10 +72,13 @@ class _TenantBase(_Strict):
         parse_duration(value)
         return value
 
-    @field_validator("drift_check_interval")
+    @field_validator("drift_check_interval", mode="before")
     @classmethod
-    def _drift(cls, value: str) -> str:
-        parse_interval(value)
+    def _drift(cls, value: object) -> object:
+        if value is False:  # YAML 1.1 reads a bare `off` as false
+            return "off"
+        if isinstance(value, str):
+            parse_interval(value)
         return value
 
     @property

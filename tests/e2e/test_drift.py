@@ -50,7 +50,7 @@ QUIET = """\
     approvals_required_tenant_wide: 1
     channel: C0QUIET
     notify_approvers: false
-    drift_check_interval: "off"
+    drift_check_interval: off
 """
 
 
