@@ -156,6 +156,13 @@ class DriftChecker:
         )
         if outcome is not None and outcome.kind == "detected":
             report.detected += 1
+            log.warning(
+                "drift: %s on %s no longer holds request #%s (%s)",
+                watch.target,
+                watch.tenant,
+                watch.request_id,
+                ", ".join(str(d) for d in changed),
+            )
         elif outcome is not None:
             report.resolved += 1
 

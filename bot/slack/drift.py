@@ -164,7 +164,7 @@ def _line(watch: Watch, applied: str) -> str:
     expected = escape(applied) if applied else "as applied"
     now_text = escape(summary) if summary else "otherwise"
     seen = when(watch.seen_right_at) if watch.seen_right_at else "never"
-    detail = f" ({escape(changed)})" if changed else ""
+    detail = f" (`{escape(changed)}`)" if changed else ""
     return f"• {label}: expected _{expected}_, now _{now_text}_{detail}; last seen right {seen}"
 
 

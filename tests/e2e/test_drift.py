@@ -75,7 +75,8 @@ def _config(whm_url: str, winrm_url: str) -> str:
     text = config_text(whm_url, winrm_url)
     for tenant in ("acme", "contoso"):
         text = text.replace(f"  {tenant}:\n", f"  {tenant}:\n    drift_check_interval: 1d\n", 1)
-    return text + QUIET.format(whm_url=whm_url)
+    only = f"  contoso:\n    requesters: [{REQUESTER}]\n"  # who may press Re-apply there
+    return text.replace("  contoso:\n", only, 1) + QUIET.format(whm_url=whm_url)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,7 @@ def test_whm_drift_is_posted_once_in_thread_and_channel_and_reapply_opens_a_requ
     assert "`leak@drift-one.test`" in text
     assert (
         "`leak@drift-one.test`: expected _outgoing mail suspended_, now _outgoing mail "
-        "allowed_ (suspended_outgoing 1 → 0); last seen right <!date^"
+        "allowed_ (`suspended_outgoing 1 → 0`); last seen right <!date^"
     ) in text
     assert "changed outside the bot" in text
     assert [(b["action_id"], b["value"]) for b in _buttons(top)] == [
@@ -239,6 +240,15 @@ def test_exchange_drift_is_posted_once_and_reapply_opens_a_request(drift: DriftB
     assert "smtp_client_authentication_disabled true → false" in text
     assert "0 drifted" in _passed(drift.drift_check("--tenant", "contoso"))
     assert len(_drift_posts(bot, request_id)) == 2
+    # the presser must be allowed to request: an approver who is not a requester is refused
+    bot.sender.press(
+        "smtp_reapply", str(request_id), user=APPROVER, channel="C0EXCH", message_ts="1.3"
+    )
+    refused = bot.slack.wait_for_call(
+        "chat.postEphemeral",
+        lambda c: c.args.get("user") == APPROVER and "not allowed to request" in c.args["text"],
+    )
+    assert "contoso" in refused.args["text"]
     bot.sender.press(
         "smtp_reapply", str(request_id), user=REQUESTER, channel="C0EXCH", message_ts="1.3"
     )
@@ -247,5 +257,11 @@ def test_exchange_drift_is_posted_once_and_reapply_opens_a_request(drift: DriftB
         "chat.postMessage",
         lambda c: not c.args.get("thread_ts") and reason in json.dumps(c.args.get("blocks") or []),
     )
-    rows = bot.query(f"SELECT tenant, verb, status FROM change_request WHERE reason='{reason}'")
-    assert rows == [("contoso", "disable", "pending")]
+    rows = bot.query(
+        f"SELECT tenant, verb, status, requester FROM change_request WHERE reason='{reason}'"
+    )
+    assert rows == [("contoso", "disable", "pending", REQUESTER)]
+    refusals = bot.query(
+        f"SELECT count(*) FROM audit_event WHERE event='refused_requester' AND actor='{APPROVER}'"
+    )
+    assert refusals == [(1,)]
