@@ -133,6 +133,23 @@ def test_a_pass_reads_a_bounded_number_of_tenants_at_once_and_tells_each_drift_o
         registry.close()
 
 
+def test_without_the_bound_more_tenants_are_read_at_once(
+    db: Database, slack: FakeSlack, whm: FakeWhm
+) -> None:
+    """The contrast that makes the bound above mean something."""
+    checker, registry, _cards, _ids = _setup(db, slack, whm, readers=6)
+    try:
+        for name in TENANTS:  # built beforehand: building one is serialised, reading is not
+            registry.provider(name)
+        whm.latency_s = 0.3
+        whm.max_in_flight = 0
+        report = checker.run_pass(force=True)
+        assert report is not None and report.checked == 6
+        assert whm.max_in_flight > 2
+    finally:
+        registry.close()
+
+
 def test_a_notice_slack_refused_is_posted_by_a_later_pass(
     db: Database, slack: FakeSlack, whm: FakeWhm
 ) -> None:
