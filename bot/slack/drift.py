@@ -115,9 +115,7 @@ class DriftNotices:
         return 1
 
 
-def drift_message(
-    view: RequestView, watches: Sequence[Watch], now: datetime | None = None
-) -> tuple[str, list[dict[str, Any]]]:
+def drift_message(view: RequestView, watches: Sequence[Watch]) -> tuple[str, list[dict[str, Any]]]:
     """The notice: what changed (expected and now), when each target last read right, and
     the Re-apply button. One section of lines, a context line, the button: 3 blocks."""
     req = view.request
@@ -128,14 +126,17 @@ def drift_message(
         f"({escape(req.verb)}) applied no longer holds on {count} target"
         f"{'' if count == 1 else 's'}; it was changed outside the bot."
     )
-    lines = [head]
+    lines, size, shown = [head], len(head), 0
     for watch in watches[:_SHOWN]:
-        lines.append(_line(watch, applied.get(watch.target, "")))
-    if count > _SHOWN:
-        lines.append(f"… and {count - _SHOWN} more")
+        line = _line(watch, applied.get(watch.target, ""))
+        if size + len(line) + 1 > _SECTION_LIMIT - 40:  # room left for the count below
+            break
+        lines.append(line)
+        size += len(line) + 1
+        shown += 1
+    if count > shown:
+        lines.append(f"… and {count - shown} more")
     body = "\n".join(lines)
-    if len(body) > _SECTION_LIMIT:
-        body = body[: _SECTION_LIMIT - 1] + "…"
     note = (
         "*Re-apply* opens a new request for the same change on these targets; it needs "
         "approval like any other."

@@ -175,6 +175,7 @@ def test_whm_drift_is_posted_once_in_thread_and_channel_and_reapply_opens_a_requ
         "chat.postMessage",
         lambda c: not c.args.get("thread_ts") and reason in json.dumps(c.args.get("blocks") or []),
     )
+    assert bot.query("SELECT count(*) FROM intake WHERE kind='reapply'") == [(1,)]  # durable
     rows = bot.query(
         f"SELECT id, verb, status, requester FROM change_request WHERE reason='{reason}'"
     )
