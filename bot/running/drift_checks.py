@@ -138,6 +138,15 @@ class DriftChecker:
                 log.warning("drift: could not read %s: %s", tenant, _said(exc))
                 report.unread += len(chunk)
                 continue
+            failed = [r for r in results if r.state is None or r.error is not None]
+            if failed:  # one line per call, however many targets it could not read
+                log.warning(
+                    "drift: could not read %d target(s) of %s (first: %s: %s)",
+                    len(failed),
+                    tenant,
+                    failed[0].target,
+                    _said(failed[0].error),
+                )
             for watch, result in zip(chunk, results, strict=True):
                 self._observe(watch, result, report)
         return report
@@ -145,8 +154,7 @@ class DriftChecker:
     def _observe(self, watch: Watch, result: TargetResult, report: DriftReport) -> None:
         state = result.state
         if state is None or result.error is not None:
-            report.unread += 1  # not a drift: read again next interval
-            log.warning("drift: could not read %s: %s", watch.target, _said(result.error))
+            report.unread += 1  # not a drift: read again next interval (logged by the caller)
             return
         report.checked += 1
         changed = differences(watch.expected, state.facts)

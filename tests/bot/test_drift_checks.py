@@ -188,3 +188,19 @@ def test_the_housekeeper_runs_a_pass_on_request_and_tenants_off_are_left_out(
         assert Housekeeper(checker.notices.workflow, cards).run_drift_pass() is None
     finally:
         registry.close()
+
+
+def test_a_back_end_that_cannot_be_read_is_no_drift_and_is_read_again(
+    db: Database, slack: FakeSlack, whm: FakeWhm
+) -> None:
+    checker, registry, _cards, _ids = _setup(db, slack, whm)
+    try:
+        whm.add_mailbox("m@d4.test", suspended_outgoing=0)
+        whm.fail_next("getdomainowner", "auth403", count=6)  # every tenant's read refused
+        down = checker.run_pass(force=True)
+        assert down is not None and (down.unread, down.detected, down.told) == (6, 0, 0)
+        assert _notices(slack) == []
+        back = checker.run_pass(force=True)
+        assert back is not None and (back.unread, back.detected, back.told) == (0, 1, 1)
+    finally:
+        registry.close()
