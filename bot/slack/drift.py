@@ -77,20 +77,26 @@ class DriftNotices:
             except Exception:
                 self.watches.release_notices(ids)
                 raise
-            if landed:
+            if landed is None:  # no card and no channel: the audit trail is all there is
+                log.warning("drift on request %s: no card or channel to post in", request_id)
+                self.watches.noticed(ids)
+            elif landed:
                 self.watches.noticed(ids)
                 told += 1
             else:
                 self.watches.release_notices(ids)
         return told
 
-    def _post(self, view: RequestView, watches: Sequence[Watch]) -> int:
+    def _post(self, view: RequestView, watches: Sequence[Watch]) -> int | None:
+        """How many of the two posts landed; None when there is nowhere to post."""
         text, blocks = drift_message(view, watches)
         req = view.request
+        channel = self._channel(req.tenant) or req.card_channel
+        if not channel and not req.card_ref:
+            return None
         landed = 0
         if req.card_channel and req.card_ref:
             landed += self._send(req.card_channel, text, blocks, thread_ts=req.card_ref)
-        channel = self._channel(req.tenant) or req.card_channel
         if channel:
             landed += self._send(channel, text, blocks)
         return landed
