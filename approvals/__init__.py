@@ -3,6 +3,7 @@
 Knows nothing of Slack or of any back end: tenants, verbs and targets are opaque strings.
 """
 
+from approvals import drift_model as _drift_model  # noqa: F401  (its table on the metadata)
 from approvals.db import Database
 from approvals.errors import (
     InvalidTransition,

@@ -17,7 +17,7 @@ from approvals.jobs import JobQueue
 from approvals.models import ChangeRequest, Job, JobState, RequestTarget, TargetOutcome
 from approvals.workflow_base import REVERT, SYSTEM_ACTOR
 
-__all__ = ["LEAVES_STATE", "cancel_moot_reverts", "superseded_by", "superseded_many"]
+__all__ = ["LEAVES_STATE", "cancel_moot_reverts", "same_target", "superseded_by", "superseded_many"]
 
 # Verbs that act on a target without setting its restriction (deleting its queued mail):
 # never "a later change" that ends or overrides a timed restriction.
@@ -25,7 +25,7 @@ LEAVES_STATE = ("purge",)
 _CHUNK = 500  # targets per IN list (well below every driver's parameter limit)
 
 
-def _same(target: str) -> ColumnElement[bool]:
+def same_target(target: str) -> ColumnElement[bool]:
     """Rows naming ``target``: equal, or the same ``name=`` with another value."""
     column = col(RequestTarget.target)
     if "=" not in target:
@@ -43,7 +43,7 @@ def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None
             ChangeRequest.tenant == request.tenant,
             col(ChangeRequest.id) > request.id,
             col(ChangeRequest.verb).not_in(LEAVES_STATE),
-            _same(target),
+            same_target(target),
             RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
         )
         .order_by(col(ChangeRequest.id).desc())

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import approvals.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import approvals.drift_model  # noqa: F401  (registers the tables on SQLModel.metadata)
+import approvals.models  # noqa: F401
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:

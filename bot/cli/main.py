@@ -107,6 +107,17 @@ def _breakglass(args: argparse.Namespace, settings: Settings, config: AppConfig)
         runtime.close()
 
 
+def _drift(args: argparse.Namespace, settings: Settings, config: AppConfig) -> int:
+    from bot.cli.drift import run
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings, config, _require_schema(settings))
+    try:
+        return run(args, runtime)
+    finally:
+        runtime.close()
+
+
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
     db = _require_schema(settings)
     try:
@@ -236,6 +247,8 @@ def _main(argv: Sequence[str] | None) -> int:
         config = load_config(settings.config_path)
         secrets = _secrets(settings, config)
         install_redaction(secrets)
+        if args.command == "drift-check":
+            return _drift(args, settings, config)
         return _breakglass(args, settings, config)
     except UsageError as exc:
         print(f"smtp-bot: {_scrub(str(exc), secrets)}", file=sys.stderr)

@@ -8,6 +8,7 @@ from importlib import metadata
 from bot.cli import args as cli_args
 from bot.cli import audit as cli_audit
 from bot.cli import check
+from bot.cli import drift as cli_drift
 
 __all__ = ["build_parser"]
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_args.add_parsers(sub)
     cli_audit.add_parser(sub)
     check.add_parser(sub)
+    cli_drift.add_parser(sub)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration", "parse_duration", "parse_interval"]
 
 _RE = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,3 +29,15 @@ def format_duration(delta: timedelta) -> str:
         if seconds and seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def parse_interval(text: str) -> timedelta | None:
+    """A duration, or ``off`` (None): for periodic work an operator may switch off."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"“{text}” is not an interval: write it like 15m, 1h or 90s, or off"
+        ) from None

@@ -24,7 +24,7 @@ from pydantic import (
 
 from approvals.policy import TenantPolicy
 from bot.config.approvers import unreachable_approvals
-from bot.config.durations import parse_duration
+from bot.config.durations import parse_duration, parse_interval
 from bot.config.problems import describe
 from bot.config.secrets import clean_secret
 from bot.config.tls import check_verify_tls
@@ -63,12 +63,28 @@ class _TenantBase(_Strict):
     # deadlines (issue 13): wall-clock seconds one back-end call may take, connect and every
     # read together; None is the provider's default (WHM 30, Exchange 60 per WS-Man operation)
     timeout: int | None = Field(default=None, ge=5, le=3600)
+    # how often what the bot applied is read back for drift (issue 15); "off": never
+    drift_check_interval: str = "15m"
 
     @field_validator("request_ttl", "remind_after")
     @classmethod
     def _ttl(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("drift_check_interval", mode="before")
+    @classmethod
+    def _drift(cls, value: object) -> object:
+        if value is False:  # YAML 1.1 reads a bare `off` as false
+            return "off"
+        if isinstance(value, str):
+            parse_interval(value)
+        return value
+
+    @property
+    def drift_interval(self) -> timedelta | None:
+        """How often applied changes are read back; None when drift checks are off."""
+        return parse_interval(self.drift_check_interval)
 
     @property
     def ttl(self) -> timedelta:

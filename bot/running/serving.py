@@ -22,7 +22,9 @@ from typing import BinaryIO, Literal
 
 from starlette.applications import Starlette
 
+from approvals.drift import DriftWatches
 from bot.ops.metrics import attach_metrics, forget_process, share_across_processes
+from bot.running.drift_checks import DriftChecker
 from bot.running.housekeeping import Housekeeper
 from bot.running.intake_pump import IntakePump
 from bot.running.server import build_asgi_app
@@ -30,6 +32,7 @@ from bot.running.worker import Worker
 from bot.running.worker_process import READY, WorkerProcess, child_argv
 from bot.runtime import Runtime
 from bot.slack.bolt_app import build_slack_app
+from bot.slack.drift import DriftNotices
 from bot.slack.reminders import ApproverReminders
 from bot.slack.task import Task, TaskError
 
@@ -104,6 +107,15 @@ def start_pump(rt: Runtime) -> IntakePump:
     return IntakePump(rt.inbox, rt.run_task, poll_s=rt.settings.intake_poll_s).start()
 
 
+def drift_checker(rt: Runtime) -> DriftChecker:
+    """Drift passes for this runtime: its tenants, database and Slack client."""
+    watches = DriftWatches(rt.db, rt.workflow.now)
+    notices = DriftNotices(
+        rt.client, rt.workflow, watches, channel_of=lambda tenant: rt.tenants.get(tenant).channel
+    )
+    return DriftChecker(watches, rt.tenants, notices)
+
+
 def start_housekeeper(rt: Runtime) -> Housekeeper:
     interval_s = rt.settings.housekeeping_interval_s
     reminders = ApproverReminders(
@@ -114,7 +126,12 @@ def start_housekeeper(rt: Runtime) -> Housekeeper:
         wait=lambda tenant: rt.tenants.get(tenant).reminder_wait,
     )
     return Housekeeper(
-        rt.workflow, rt.cards, interval_s=interval_s, intake=rt.inbox.queue, reminders=reminders
+        rt.workflow,
+        rt.cards,
+        interval_s=interval_s,
+        intake=rt.inbox.queue,
+        reminders=reminders,
+        drift=drift_checker(rt),
     ).start()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from bot.commands import grammar
 from bot.commands.access import Origin
 from bot.ops.logs import log_context
-from bot.slack import presses, slash_command, top_actions
+from bot.slack import drift, presses, slash_command, top_actions
 from bot.slack.answer import Answer
 from bot.slack.context import SlackContext
 from bot.slack.task import (
@@ -25,6 +25,7 @@ from bot.slack.task import (
     DENIED,
     DENY_DIALOG,
     HOME,
+    REAPPLY,
     REFUSE_ACCESS,
     REFUSE_INPUT,
     TOP_DIALOG,
@@ -74,7 +75,7 @@ def _tell(rt: SlackContext, task: Task, text: str, ref: str) -> None:
     try:
         if task.kind == COMMAND:
             _answer(rt, task)(response_type="ephemeral", text=text)
-        elif task.kind in (APPROVE, CANCEL, DENY_DIALOG):
+        elif task.kind in (APPROVE, CANCEL, DENY_DIALOG, REAPPLY):
             presses.tell(rt, _press(task.args), text)
         elif task.kind in (TOP_DIALOG, TOP_REQUEST):
             args = task.args
@@ -144,4 +145,11 @@ _STEPS: dict[str, Callable[[SlackContext, Task], None]] = {
     REFUSE_INPUT: _refuse_input,
     TOP_DIALOG: top_actions.open_dialog,
     TOP_REQUEST: top_actions.request,
+    REAPPLY: lambda rt, task: drift.reapply(
+        rt,
+        _press(task.args),
+        intake_id=task.intake_id,
+        received_at=task.received_at,
+        attempt=task.attempt,
+    ),
 }

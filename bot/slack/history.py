@@ -45,6 +45,9 @@ SENTENCES: Mapping[str, str] = {
     "revert_cancelled": "the timed end of {req} was called off: {superseded_by} changed it later",
     "revert_gave_up": "the bot gave up ending the timed restriction of {req}: {message}; "
     "the restriction stays",
+    "drift_detected": "the bot found {target} changed outside the bot since {req} ({verb}) "
+    "applied it; it reads: {message}",
+    "drift_resolved": "{target} holds {req} ({verb}) again: {message}",
     "refused_approve": "{actor} tried to approve {req}; refused: {refusal}",
     "refused_deny": "{actor} tried to deny {req}; refused: {refusal}",
     "refused_cancel": "{actor} tried to cancel {req}; refused: {refusal}",

@@ -24,10 +24,12 @@ from bot.commands.messages import usage_for
 from bot.errors import BotError, CommandError, UsageError
 from bot.slack import top_actions
 from bot.slack.context import SlackContext
+from bot.slack.drift import REAPPLY_ACTION
 from bot.slack.task import (
     APPROVE,
     CANCEL,
     DENY_DIALOG,
+    REAPPLY,
     Press,
     Task,
     command_key,
@@ -107,6 +109,7 @@ def register(app: App, rt: SlackContext) -> None:
 
     app.action(APPROVE_ACTION)(_button_listener(rt, APPROVE))
     app.action(CANCEL_ACTION)(_button_listener(rt, CANCEL))
+    app.action(REAPPLY_ACTION)(_button_listener(rt, REAPPLY))  # drift notices (bot.slack.drift)
     # the dialog must open within 3 s of the press (trigger_id): always on this process
     app.action(DENY_ACTION)(_button_listener(rt, DENY_DIALOG, here=True))
 

@@ -32,10 +32,11 @@ HOME = "home"
 REFUSE_ACCESS = "refuse_access"
 REFUSE_INPUT = "refuse_input"
 DENIED = "denied"  # a denial recorded before the ack; the card and thread follow after it
+REAPPLY = "reapply"  # the Re-apply button of a drift notice: a new request for the same change
 TOP_DIALOG = "top_dialog"  # Request disable pressed on a /smtp top row: ask for the reason
 TOP_REQUEST = "top_request"  # that dialog sent: a disable request, as /smtp disable stores it
 KINDS = frozenset(
-    {COMMAND, APPROVE, CANCEL, DENY_DIALOG, DENIED, HOME, REFUSE_ACCESS, REFUSE_INPUT}
+    {COMMAND, APPROVE, CANCEL, DENY_DIALOG, DENIED, HOME, REFUSE_ACCESS, REFUSE_INPUT, REAPPLY}
     | {TOP_DIALOG, TOP_REQUEST}
 )
 
