@@ -147,7 +147,10 @@ class ExoRestClient:
             next_link = body.get("@odata.nextLink") if isinstance(body, dict) else None
             if not next_link:
                 return Outcome(value=tuple(value), warnings=tuple(warnings))
-            url = self._same_origin(str(next_link))
+            try:
+                url = self._same_origin(str(next_link))
+            except ProtocolError as exc:
+                return Outcome(failure=exc)
         return Outcome(failure=ProtocolError("Exchange Online kept sending more pages."))
 
     def batch(self, commands: Sequence[Command]) -> list[Outcome]:

@@ -30,7 +30,7 @@ __all__ = [
 ALLOWED: dict[str, frozenset[str]] = {
     "Get-TransportConfig": frozenset(),
     "Set-TransportConfig": frozenset({"SmtpClientAuthenticationDisabled"}),
-    "Get-CASMailbox": frozenset({"Identity"}),
+    "Get-CASMailbox": frozenset({"Identity", "ResultSize"}),  # no Identity: a paged listing
     "Set-CASMailbox": frozenset({"Identity", "SmtpClientAuthenticationDisabled"}),
 }
 # The system mailbox CIPP and ExoHelper anchor app-only requests to.
