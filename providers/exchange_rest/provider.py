@@ -21,7 +21,7 @@ from providers import deadline
 from providers.base import TargetResult
 from providers.errors import ProtocolError, ProviderError, TargetNotFound
 from providers.exchange_errors import classify_error
-from providers.exchange_rest.client import ExoRestClient
+from providers.exchange_rest.client import BATCH_LIMIT, ExoRestClient
 from providers.exchange_rest.mailboxes import MailboxFlow, flag
 from providers.exchange_rest.wire import Command, Outcome
 from providers.exchange_results import DESIRED, to_result
@@ -34,14 +34,14 @@ __all__ = ["ExchangeRestProvider"]
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _ORGANIZATION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
 _ORG_PROPERTY = "SmtpClientAuthenticationDisabled"
-CALLS_PER_APPLY = 8  # one apply() gets this many calls' worth of time (3 phases, re-reads)
+CALLS_PER_APPLY = 8  # one apply() gets this many calls' worth of time, per round
+ROUNDS_PER_APPLY = 5
 
 
 class ExchangeRestProvider:
     """Provider for one Exchange Online tenant over HTTPS; thread-safe."""
 
     kind = "exchange"
-    batch_size = 200  # targets per apply(): 20 $batch requests per phase, a card update each
 
     def __init__(
         self,
@@ -65,6 +65,9 @@ class ExchangeRestProvider:
         if not _ORGANIZATION.match(organization):
             raise ValueError("organization must be the tenant's primary *.onmicrosoft.com domain")
         self.organization = organization
+        # targets per apply() (a card update each): a whole number of rounds of full $batch
+        # requests on every worker, so no phase ends with most workers idle
+        self.batch_size = BATCH_LIMIT * max_concurrency * ROUNDS_PER_APPLY
         self._dry_run = dry_run
         self._timeout_s = timeout_s
         self._sleep = sleep
@@ -123,7 +126,8 @@ class ExchangeRestProvider:
         if mailboxes or tenants:
             change = verb if op == "apply" else None
             dry = self._dry_run and change is not None
-            with deadline.budget(self._timeout_s * CALLS_PER_APPLY):
+            rounds = -(-len(targets) // (self.batch_size // ROUNDS_PER_APPLY))
+            with deadline.budget(self._timeout_s * CALLS_PER_APPLY * max(rounds, 1)):
                 results.update(self._run(change, dry, mailboxes, tenants))
         return [results[i] for i in range(len(targets))]
 
