@@ -73,7 +73,7 @@ def test_bulk_disable_reads_every_mailbox_back_with_several_batches_in_flight(
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     assert all(exo_rest_org.mailbox(t.name).smtp_auth_disabled is True for t in targets)
     assert exo_rest.max_in_flight > 1
-    assert exo_rest.max_in_flight <= 4
+    assert exo_rest.max_in_flight <= 4 + 1  # 4 batches, and the org's read beside them
 
 
 def test_per_item_errors_inside_a_batch_are_typed(
