@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -84,7 +85,9 @@ class ExoRestClient:
         self._tokens = tokens
         self._timeout_s, self._retries, self._backoff_s = timeout_s, retries, backoff_s
         self.sleep = sleep
-        self._seen_tokens: set[str] = set()
+        # the last few tokens sent (a token lives an hour; older ones cannot be echoed now)
+        self._seen_tokens: deque[str] = deque(maxlen=4)
+        self._seen_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="exo-rest")
         self._side = ThreadPoolExecutor(1, thread_name_prefix="exo-rest-side")
@@ -115,7 +118,9 @@ class ExoRestClient:
 
     def scrub(self, text: str) -> str:
         """Text without any token this client has sent (for details and logs)."""
-        for token in list(self._seen_tokens):
+        with self._seen_lock:
+            tokens = list(self._seen_tokens)
+        for token in tokens:
             text = text.replace(token, "[redacted]")
         return text
 
@@ -249,7 +254,9 @@ class ExoRestClient:
         if deadline.expired():
             raise self._out_of_time()
         token = self._tokens.bearer(self._scope)  # AuthError from the token source goes up
-        self._seen_tokens.add(token)
+        with self._seen_lock:
+            if token not in self._seen_tokens:
+                self._seen_tokens.append(token)
         headers = {**headers, "Authorization": f"Bearer {token}"}
         try:
             side = getattr(self._side_call, "active", False)

@@ -7,7 +7,8 @@ issued itself, ``$select``, paging by ``@odata.nextLink``, error bodies with
 ``error.details[].message`` = ``ExNNNNNN|Type|text``. The tenant is ``FakeExchangeOrg`` (the
 WinRM fake's model: three-state flag, not-found and ambiguous identities, sticky mailboxes).
 
-Knobs for tests: ``stale_reads`` (a change shows only after that many reads), 429s with
+Knobs for tests: ``stale_reads`` (a change shows only after that many reads; for a share
+``stale_chance`` of the changes, seeded, so only some do), 429s with
 ``Retry-After`` for whole requests or single sub-requests, latency per InvokeCommand and per
 $batch, a missing Exchange role (403). Anything that is not the documented JSON shape (a
 string where a boolean goes, an unknown cmdlet or parameter, PowerShell-looking text, a header
@@ -80,12 +81,15 @@ class FakeExchangeRest:
         batch_latency_s: float = 0.0,
         page_size: int = 1000,
         stale_reads: int = 0,
+        stale_chance: float = 1.0,
         seed: int = 16,
     ) -> None:
         self.org, self.tenant_id, self._tls = org, tenant_id, tls
         self.invoke_latency_s, self.batch_latency_s = invoke_latency_s, batch_latency_s
         self.page_size, self.stale_reads = page_size, stale_reads
+        self.stale_chance = stale_chance  # share of changes that lag (some runs, not all)
         self.roles_missing = False
+        self.echo_token = False  # a misbehaving server: its 403 text quotes the request's token
         self.set_refusals: dict[str, PSError] = {}  # mailbox GUID -> what Set-CASMailbox raises
         self.served: list[Served] = []
         self.violations: list[str] = []
@@ -175,7 +179,8 @@ class FakeExchangeRest:
         if not self._authorised(headers.get("authorization", "")):
             return _Reply.error(401, "Unauthorized", "The access token is missing or invalid.")
         if self.roles_missing:
-            return _Reply.error(403, "Forbidden", "The app has no role that grants this cmdlet.")
+            echo = f" (request: {headers.get('authorization')})" if self.echo_token else ""
+            return _Reply.error(403, "Forbidden", "The app has no role for this cmdlet." + echo)
         if self._faults.throttle:
             status, after = self._faults.throttle.popleft()
             return _Reply.error(status, "TooManyRequests", "Too many requests.", retry_after=after)
@@ -322,7 +327,7 @@ class FakeExchangeRest:
         return {k: record[k] for k in keys if k in record}
 
     def _remember(self, key: str, old: bool | None) -> None:
-        if self.stale_reads > 0:
+        if self.stale_reads > 0 and self._random.random() < self.stale_chance:
             self._stale[key] = _Stale(old, self.stale_reads)
 
     def _shown(self, key: str, value: bool | None) -> bool | None:

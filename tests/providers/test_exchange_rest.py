@@ -181,6 +181,19 @@ def test_a_change_that_shows_only_on_a_later_read_is_read_again(
     assert exo_rest.cmdlets_called("Get-CASMailbox") == 1 + 3  # resolve, 2 stale, 1 good
 
 
+def test_when_only_some_changes_lag_every_mailbox_is_still_verified(
+    make_rest: Make, exo_rest: FakeExchangeRest, exo_rest_org: FakeExchangeOrg
+) -> None:
+    targets = [
+        Target.parse(exo_rest_org.add_mailbox(f"lag{i:02d}@contoso.com").upn) for i in range(30)
+    ]
+    exo_rest.stale_reads, exo_rest.stale_chance = 1, 0.5
+    results = make_rest().apply(Verb.DISABLE, targets)
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    reads = exo_rest.cmdlets_called("Get-CASMailbox")
+    assert 30 * 2 < reads < 30 * 3  # resolve + read-back for all, a re-read for the laggards
+
+
 def test_a_change_that_never_shows_is_a_verification_failure(
     make_rest: Make, exo_rest_org: FakeExchangeOrg
 ) -> None:

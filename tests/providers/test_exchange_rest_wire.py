@@ -184,6 +184,18 @@ def test_a_missing_exchange_role_says_so(make_rest: Make, exo_rest: FakeExchange
     assert "no Exchange role" in result.message
 
 
+def test_a_token_the_server_echoes_is_redacted_from_the_error(
+    make_rest: Make, exo_rest: FakeExchangeRest
+) -> None:
+    tokens = FakeExoTokens(exo_rest)
+    token = tokens.bearer(f"{exo_rest.url}/.default")
+    exo_rest.roles_missing = exo_rest.echo_token = True
+    (result,) = make_rest(tokens=tokens).status([Target.parse("bob@contoso.com")])
+    assert isinstance(result.error, AuthError)
+    assert "[redacted]" in result.error.detail  # the server's text is kept, the token is not
+    assert token not in result.error.detail + result.message
+
+
 def test_the_token_source_failing_fails_every_target_cleanly(
     make_rest: Make, exo_rest: FakeExchangeRest
 ) -> None:
