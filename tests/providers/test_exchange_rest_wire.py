@@ -296,3 +296,69 @@ def test_commands_refuse_anything_but_json_values() -> None:
             "Parameters": {"Identity": "g", "SmtpClientAuthenticationDisabled": None},
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (  # error.details[].message: the EXO v3 rendering, type name in the middle
+            {
+                "error": {
+                    "code": "BadRequest",
+                    "message": "couldn't be found",
+                    "details": [
+                        {
+                            "message": "Ex6F9304|Microsoft.Exchange.Configuration.Tasks."
+                            "ManagementObjectNotFoundException|The operation couldn't be "
+                            "performed because object 'x' couldn't be found."
+                        }
+                    ],
+                }
+            },
+            TargetNotFound,
+        ),
+        (  # details as one object, as CIPP reads it (error.details.message)
+            {
+                "error": {
+                    "details": {
+                        "message": "Ex9E65A2|Microsoft.Exchange.Configuration.Tasks."
+                        "ManagementObjectAmbiguousException|matches multiple entries."
+                    }
+                }
+            },
+            AmbiguousTarget,
+        ),
+        (  # innererror only: its type names the exception
+            {
+                "error": {
+                    "innererror": {
+                        "type": "Microsoft.Exchange.Configuration.Tasks."
+                        "ManagementObjectNotFoundException",
+                        "internalException": {"message": "The object couldn't be found."},
+                    }
+                }
+            },
+            TargetNotFound,
+        ),
+        ({"error": {"code": "X", "message": "The mailbox is on litigation hold."}}, Rejected),
+    ],
+)
+def test_exchange_error_shapes_map_to_typed_errors(body: dict, kind: type) -> None:
+    from providers.exchange_errors import classify_error
+    from providers.exchange_rest.wire import cmdlet_error
+
+    record = cmdlet_error(body)
+    assert record is not None
+    error = classify_error(record, target="bob@contoso.com")
+    assert type(error) is kind
+    assert error.detail  # the raw cause stays for the log and the audit trail
+
+
+def test_retry_after_is_seconds_capped_and_anything_else_falls_back() -> None:
+    from providers.exchange_rest.wire import retry_after_s
+
+    assert retry_after_s("7", 1.0) == 7.0
+    assert retry_after_s("86400", 1.0) == 60.0  # one answer cannot park a worker for a day
+    assert retry_after_s("Wed, 21 Oct 2026 07:28:00 GMT", 1.5) == 1.5
+    assert retry_after_s("-3", 2.0) == 2.0
+    assert retry_after_s(None, 0.5) == 0.5
