@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
 import threading
 import time
 import uuid
@@ -34,17 +33,18 @@ import httpx
 from providers import deadline
 from providers.errors import ProtocolError, ProviderError, ProviderTimeout, Unavailable
 from providers.exchange_rest.replies import RETRY_STATUS, outcome_of
+from providers.exchange_rest.transport import pooled_transport, tls_refused
 from providers.exchange_rest.wire import (
     Command,
     Outcome,
     anchor_mailbox,
     batch_headers,
     invoke_headers,
+    same_origin,
 )
 from providers.exchange_rest.wire import retry_after_s as parse_retry_after
-from providers.http_deadline import deadline_transport
 from providers.microsoft.tokens import AccessTokens
-from providers.whm_client import build_ssl_context
+from providers.whm_client import TlsVerificationFailed
 
 __all__ = ["BATCH_LIMIT", "ExoRestClient"]
 
@@ -92,18 +92,8 @@ class ExoRestClient:
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="exo-rest")
         self._side = ThreadPoolExecutor(1, thread_name_prefix="exo-rest-side")
         self._side_call = threading.local()
-        if transport is None:
-            transport = deadline_transport(
-                httpx.HTTPTransport(
-                    verify=build_ssl_context(verify_tls),
-                    limits=httpx.Limits(
-                        max_connections=max_concurrency + 1,  # + the side call (``submit``)
-                        max_keepalive_connections=max_concurrency + 1,
-                    ),
-                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-                    trust_env=False,  # no environment proxy or CA may redirect the bearer token
-                )
-            )
+        if transport is None:  # + 1 connection for the side call (``submit``)
+            transport = pooled_transport(verify_tls, max_concurrency + 1)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout_s),
             trust_env=False,
@@ -172,7 +162,7 @@ class ExoRestClient:
             if not next_link:
                 return Outcome(value=tuple(value), warnings=tuple(warnings))
             try:
-                url = self._same_origin(str(next_link))
+                url = same_origin(str(next_link), self._base)
             except ProtocolError as exc:
                 return Outcome(failure=exc)
         return Outcome(failure=ProtocolError("Exchange Online kept sending more pages."))
@@ -234,7 +224,7 @@ class ExoRestClient:
             try:
                 response = self._post_once(url, body, headers)
             except Unavailable as exc:
-                if attempt >= self._retries:
+                if not exc.retryable or attempt >= self._retries:
                     raise
                 self._pause(self._delay(None, attempt), exc.user_message, attempt)
                 attempt += 1
@@ -253,11 +243,7 @@ class ExoRestClient:
     def _post_once(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         if deadline.expired():
             raise self._out_of_time()
-        token = self._tokens.bearer(self._scope)  # AuthError from the token source goes up
-        with self._seen_lock:
-            if token not in self._seen_tokens:
-                self._seen_tokens.append(token)
-        headers = {**headers, "Authorization": f"Bearer {token}"}
+        headers = {**headers, "Authorization": self._bearer()}
         try:
             side = getattr(self._side_call, "active", False)
             with self._slots if not side else nullcontext(), deadline.budget(self._timeout_s):
@@ -270,18 +256,33 @@ class ExoRestClient:
                 detail=type(exc).__name__,
             ) from exc
         except httpx.TransportError as exc:
+            if tls_refused(exc):
+                raise TlsVerificationFailed(
+                    "TLS verification failed for Exchange Online: the certificate is not "
+                    "trusted (set verify_tls to the CA bundle path if a proxy re-signs it)",
+                    detail=self.scrub(str(exc)),
+                ) from exc
             raise Unavailable(
                 f"cannot reach Exchange Online ({type(exc).__name__})",
                 detail=self.scrub(str(exc)),
             ) from exc
 
+    def _bearer(self) -> str:
+        """``Bearer <token>`` (the token source raises an AuthError when it has none)."""
+        token = self._tokens.bearer(self._scope)
+        with self._seen_lock:
+            if token not in self._seen_tokens:
+                self._seen_tokens.append(token)
+        return f"Bearer {token}"
+
     def _batch_once(self, commands: Mapping[str, Command]) -> dict[str, tuple[int, Any, Any]]:
+        bearer = self._bearer()  # in every sub-request too, as CIPP sends them
         requests = [
             {
                 "id": key,
                 "method": "POST",
                 "url": self._invoke_url + command.query(),
-                "headers": invoke_headers(command, self._anchor),
+                "headers": {**invoke_headers(command, self._anchor), "Authorization": bearer},
                 "body": command.body(),
             }
             for key, command in commands.items()
@@ -315,17 +316,6 @@ class ExoRestClient:
         if not outcome.ok or not next_link:
             return outcome
         return self.invoke(command)  # more pages: fetch the whole answer the plain way
-
-    def _same_origin(self, link: str) -> str:
-        """A next-page link may only point back at the Exchange endpoint: the bearer token
-        goes with it."""
-        url, base = httpx.URL(link), httpx.URL(self._base)
-        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
-            raise ProtocolError(
-                "Exchange Online sent a next-page link to another host.",
-                detail=f"host {url.host!r}",
-            )
-        return link
 
     # -- waiting ----------------------------------------------------------------------------------
 

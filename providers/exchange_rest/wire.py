@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.errors import ProviderError
+import httpx
+
+from providers.errors import ProtocolError, ProviderError
 
 __all__ = [
     "ALLOWED",
@@ -27,6 +29,7 @@ __all__ = [
     "cmdlet_error",
     "invoke_headers",
     "retry_after_s",
+    "same_origin",
 ]
 
 # The cmdlets this bot runs and the parameters each may carry: nothing else is ever sent.
@@ -168,6 +171,17 @@ def batch_headers(anchor: str) -> dict[str, str]:
         "X-AnchorMailbox": anchor,
         "client-request-id": str(uuid.uuid4()),
     }
+
+
+def same_origin(link: str, base: str) -> str:
+    """A next-page link may only point back at the Exchange endpoint: the bearer token goes
+    with it. Returns ``link``, or raises ProtocolError."""
+    url, home = httpx.URL(link), httpx.URL(base)
+    if (url.scheme, url.host, url.port) != (home.scheme, home.host, home.port):
+        raise ProtocolError(
+            "Exchange Online sent a next-page link to another host.", detail=f"host {url.host!r}"
+        )
+    return link
 
 
 def retry_after_s(value: str | None, default: float) -> float:

@@ -26,6 +26,7 @@ from providers.exchange_rest import ExchangeRestProvider
 from providers.exchange_rest.client import ExoRestClient
 from providers.exchange_rest.wire import Command
 from providers.targets import Target, Verb
+from providers.whm_client import TlsVerificationFailed
 from tests.fakes.exchange_emulator import FakeExchangeOrg, PSError
 from tests.fakes.exchange_rest import FakeExchangeRest, FakeExoTokens
 
@@ -162,6 +163,14 @@ def test_a_slow_exchange_ends_at_the_deadline(make_rest: Make, exo_rest: FakeExc
         (result,) = make_rest(retries=0).status([Target.parse("bob@contoso.com")])
     assert isinstance(result.error, ProviderTimeout)
     assert time.monotonic() - started < 2.5
+
+
+def test_an_untrusted_certificate_is_said_once_and_not_retried(make_rest: Make) -> None:
+    sleeps = Sleeps()
+    (result,) = make_rest(verify_tls=True, sleep=sleeps).status([Target.parse("bob@contoso.com")])
+    assert isinstance(result.error, TlsVerificationFailed)
+    assert "verify_tls" in result.message
+    assert sleeps.calls == []  # configuration can fix it; retrying cannot
 
 
 def test_a_token_exchange_refuses_is_an_auth_error_without_the_token(
