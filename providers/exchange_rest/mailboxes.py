@@ -15,6 +15,7 @@ means "follows the organisation", a real third state.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,11 +26,19 @@ from providers.exchange_rest.client import ExoRestClient
 from providers.exchange_rest.wire import Command, Outcome
 from providers.targets import Target
 
-__all__ = ["Item", "MailboxFlow", "SELECT", "flag"]
+__all__ = ["Item", "MailboxFlow", "SELECT", "flag", "unchanged"]
 
 PROPERTY = "SmtpClientAuthenticationDisabled"
 SELECT = ("Guid", "PrimarySmtpAddress", PROPERTY)
 _TEXT = {"true": True, "false": False, "": None}
+
+
+def unchanged(error: ProviderError) -> ProviderError:
+    """A copy of ``error`` that says nothing was changed (one error object may be shared by
+    many results, or come back from a token source later: never mark the original)."""
+    marked = copy.copy(error)
+    marked.before_change = True
+    return marked
 
 
 def flag(record: Mapping[str, object], key: str, *, what: str) -> bool | None:
@@ -88,8 +97,7 @@ class MailboxFlow:
             try:
                 guid, smtp, value = self._one(item.target, outcome)
             except ProviderError as exc:
-                exc.before_change = True  # resolving a mailbox changes nothing
-                item.error = exc
+                item.error = unchanged(exc)  # resolving a mailbox changes nothing
                 continue
             item.guid, item.primary_smtp = guid, smtp
             item.before = item.after = value

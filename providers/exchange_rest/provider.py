@@ -22,7 +22,7 @@ from providers.base import TargetResult
 from providers.errors import ProtocolError, ProviderError, TargetNotFound
 from providers.exchange_errors import classify_error
 from providers.exchange_rest.client import BATCH_LIMIT, ExoRestClient
-from providers.exchange_rest.mailboxes import MailboxFlow, flag
+from providers.exchange_rest.mailboxes import MailboxFlow, flag, unchanged
 from providers.exchange_rest.wire import Command, Outcome
 from providers.exchange_results import DESIRED, to_result
 from providers.exchange_scope import CAPABILITIES, refusal
@@ -144,8 +144,8 @@ class ExchangeRestProvider:
         try:
             org = org_read.result()
         except ProviderError as exc:
-            exc.before_change = True  # nothing is changed before the organisation is read
-            return {i: TargetResult(t, error=exc) for i, t in (*mailboxes, *tenants)}
+            error = unchanged(exc)  # nothing is changed before the organisation is read
+            return {i: TargetResult(t, error=error) for i, t in (*mailboxes, *tenants)}
         out: dict[int, TargetResult] = {}
         if change is not None:
             self._flow.change(items, DESIRED[change], dry=dry)

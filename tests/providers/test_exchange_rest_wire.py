@@ -212,6 +212,8 @@ def test_the_token_source_failing_fails_every_target_cleanly(
     tokens.fail = AuthError("AADSTS700016: the tenant does not know the app")
     results = make_rest(tokens=tokens).status([Target.parse("bob@contoso.com"), Target.tenant()])
     assert all(isinstance(r.error, AuthError) for r in results)
+    assert all(r.error is not None and r.error.before_change for r in results)
+    assert not tokens.fail.before_change  # the source's own error object is never marked
     assert exo_rest.served == []
 
 
