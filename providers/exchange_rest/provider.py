@@ -32,7 +32,8 @@ from providers.targets import Scope, Target, Verb
 __all__ = ["ExchangeRestProvider"]
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_ORGANIZATION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.com$")
+# the initial domain: *.onmicrosoft.com, or *.onmicrosoft.us in the US Government clouds
+_ORGANIZATION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.onmicrosoft\.(?:com|us)$")
 _ORG_PROPERTY = "SmtpClientAuthenticationDisabled"
 CALLS_PER_APPLY = 8  # one apply() gets this many calls' worth of time, per round
 ROUNDS_PER_APPLY = 5
@@ -60,10 +61,11 @@ class ExchangeRestProvider:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        tenant_id, organization = tenant_id.lower(), organization.lower()
         if not (_GUID.match(tenant_id) or _ORGANIZATION.match(tenant_id)):
             raise ValueError("tenant_id must be a GUID or the tenant's *.onmicrosoft.com domain")
         if not _ORGANIZATION.match(organization):
-            raise ValueError("organization must be the tenant's primary *.onmicrosoft.com domain")
+            raise ValueError("organization must be the tenant's *.onmicrosoft.com (.us) domain")
         self.organization = organization
         # targets per apply() (a card update each): a whole number of rounds of full $batch
         # requests on every worker, so no phase ends with most workers idle

@@ -247,3 +247,23 @@ def test_a_reply_without_the_property_is_not_read_as_null(
     assert isinstance(bob.error, ProtocolError)
     assert "does not carry SmtpClientAuthenticationDisabled" in bob.message
     assert isinstance(org.error, ProtocolError)
+
+
+@pytest.mark.parametrize(
+    ("tenant_id", "organization", "ok"),
+    [
+        ("contoso.onmicrosoft.us", "contoso.onmicrosoft.us", True),  # GCC High, DoD
+        ("8F3C0A4E-5D6B-4C2A-9E1F-0123456789AB", "Contoso.onmicrosoft.com", True),
+        ("contoso.com", "contoso.onmicrosoft.com", False),
+        ("8f3c0a4e-5d6b-4c2a-9e1f-0123456789ab/../x", "contoso.onmicrosoft.com", False),
+        ("8f3c0a4e-5d6b-4c2a-9e1f-0123456789ab", "contoso.example", False),
+    ],
+)
+def test_tenant_id_and_organization_are_checked_before_any_url_is_built(
+    make_rest: Make, tenant_id: str, organization: str, ok: bool
+) -> None:
+    if ok:
+        assert make_rest(tenant_id=tenant_id, organization=organization)
+    else:
+        with pytest.raises(ValueError):
+            make_rest(tenant_id=tenant_id, organization=organization)
