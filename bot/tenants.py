@@ -65,8 +65,8 @@ def build_rest_provider(
         kwargs["timeout_s"] = float(tenant.timeout)
     kwargs.update(overrides)
     return ExchangeRestProvider(
-        tenant_id=tenant.tenant_id,
-        organization=tenant.organization,
+        tenant_id=tenant.tenant_id.lower(),  # domains are case-insensitive; GUIDs too
+        organization=tenant.organization.lower(),
         exchange_url=app.exchange_url,
         tokens=source,
         dry_run=tenant.dry_run,

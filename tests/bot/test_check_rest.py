@@ -225,3 +225,16 @@ def test_judge_names_the_missing_permission_or_role() -> None:
         Level.FAIL,
         "Get-TransportConfig failed: Exchange Online did not answer.",
     )
+
+
+def test_a_bad_certificate_stops_everything_at_load(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SMTP_BOT_CONFIG", str(world.write()))
+    monkeypatch.setenv("CONTOSO_CERT_PASSWORD", "not-the-password")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{world.config.parent / 'none.db'}")
+    assert main(["check", "--timeout", "5"]) == 2  # a config problem: serve would not start
+    out = capsys.readouterr().out
+    (line,) = [x for x in out.splitlines() if x.startswith("FAIL  config:")]
+    assert "tenants.contoso.certificate_path" in line and "wrong certificate_password" in line
+    assert "not-the-password" not in out and world.login.token_requests == 0
