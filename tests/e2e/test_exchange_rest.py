@@ -208,8 +208,12 @@ def test_a_bulk_of_1000_mailboxes_is_disabled_and_every_one_read_back(rest_bot: 
     org = rest_bot.exchange.org
     targets = " ".join(f"scan{i:04d}@contoso.com" for i in range(BULK))
     request_id, ts = _request(rest_bot, f"disable contoso {targets} --reason bulk")
-    _approve(rest_bot, request_id, ts, APPROVER, APPROVER_2)
-    _wait(rest_bot, request_id, "succeeded", timeout=120)
+    rest_bot.exchange.batch_latency_s = 0.05  # slow enough for the card to show progress
+    try:
+        _approve(rest_bot, request_id, ts, APPROVER, APPROVER_2)
+        _wait(rest_bot, request_id, "succeeded", timeout=120)
+    finally:
+        rest_bot.exchange.batch_latency_s = 0.0
     boxes = [org.mailbox(f"scan{i:04d}@contoso.com") for i in range(BULK)]
     assert all(b.smtp_auth_disabled is True for b in boxes)
     done = rest_bot.query(
@@ -228,4 +232,6 @@ def test_a_bulk_of_1000_mailboxes_is_disabled_and_every_one_read_back(rest_bot: 
         for c in rest_bot.slack.calls_to("chat.update")
         if c.args.get("ts") == ts
     ]
-    assert any("1,000" in card or "1000" in card for card in cards)
+    progress = [c for c in cards if "executing: " in c and " of 1,000 done" in c]
+    assert any(f"executing: {n:,} of 1,000 done" in c for c in progress for n in range(1, BULK))
+    assert "Done, verified (1000 of 1000 targets succeeded" in cards[-1]
