@@ -191,6 +191,10 @@ class FakeExchangeOrg:
 
     def _get_cas(self, identity: str, run: _RunState) -> list[FakeMailbox]:
         self._charge(run, "Get-CASMailbox", identity)
+        return self.get_cas(identity)
+
+    def get_cas(self, identity: str) -> list[FakeMailbox]:
+        """``Get-CASMailbox -Identity``, counted but not charged (the REST fake's own)."""
         self.calls.get_cas += 1
         return self._lookup(identity, "RecipientTasks.GetCASMailbox")
 
@@ -219,6 +223,10 @@ class FakeExchangeOrg:
 
     def _set_cas(self, identity: str, value: bool | None, run: _RunState) -> None:
         self._charge(run, "Set-CASMailbox", identity)
+        self.set_cas(identity, value)
+
+    def set_cas(self, identity: str, value: bool | None) -> None:
+        """``Set-CASMailbox -Identity … -SmtpClientAuthenticationDisabled``, not charged."""
         (box,) = self._lookup(identity, "RecipientTasks.SetCASMailbox")
         self.calls.set_cas += 1
         self.calls.set_identities.append(identity)
