@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from providers import whm_login
 from providers.exchange_results import DESIRED
 from providers.targets import Scope, Target, Verb
 
@@ -22,12 +23,16 @@ from providers.whm import _ACCOUNT_CALLS, _MAILBOX_CALLS, _TENANT_VALUES, TWEAK_
 __all__ = ["WATCHED_VERBS", "Difference", "differences", "expected_facts"]
 
 # the changes that restrict or set something meant to stay: what drift checks watch
-WATCHED_VERBS = frozenset({Verb.DISABLE, Verb.HOLD, Verb.SET})
+WATCHED_VERBS = frozenset({Verb.DISABLE, Verb.HOLD, Verb.SET, Verb.LIMIT})
 
 
 def _whm(verb: Verb, scope: Scope) -> dict[str, object] | None:
     if scope is Scope.SETTING:
         return {"value": None} if verb is Verb.SET else None  # the value it was set to
+    if scope is Scope.LIMIT:  # an account's hourly limit: the value it was set to
+        return {"value": None} if verb is Verb.LIMIT else None
+    if scope is Scope.LOGIN:  # disable --login: the mailbox's login stays suspended
+        return {whm_login.FACT: 1} if verb is Verb.DISABLE else None
     if scope is Scope.TENANT:
         return {TWEAK_KEY: _TENANT_VALUES[verb]} if verb in _TENANT_VALUES else None
     calls = _ACCOUNT_CALLS if scope is Scope.ACCOUNT else _MAILBOX_CALLS

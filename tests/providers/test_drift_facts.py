@@ -24,7 +24,9 @@ SETTING = Target.parse("setting:maxemailsperhour=40")
         ("enable", MAILBOX, None),  # not a restriction: nothing of the bot's own to keep
         ("release", ACCOUNT, None),
         ("purge", MAILBOX, None),
-        ("limit", ACCOUNT, None),  # a verb this version does not know
+        ("limit", ACCOUNT, None),  # a limit is on a limit:NAME=N target, not on the account
+        ("disable", Target.parse("login:a@x.test"), {"suspended_login": 1}),  # --login
+        ("enable", Target.parse("login:a@x.test"), None),
     ],
 )
 def test_whm_changes_leave_the_flags_whm_verifies(
@@ -37,6 +39,13 @@ def test_a_setting_is_expected_at_the_value_it_was_verified_at() -> None:
     verified = {"key": "maxemailsperhour", "value": "40", "previous": "500", "verified": True}
     assert expected_facts("whm", "set", SETTING, verified) == {"value": "40"}
     assert expected_facts("whm", "set", SETTING, None) is None  # nothing verified to hold
+
+
+def test_a_limit_is_expected_at_the_value_it_was_verified_at() -> None:
+    limit = Target.parse("limit:acme=100")
+    verified = {"account": "acme", "value": "100", "plan": "default", "previous": "500"}
+    assert expected_facts("whm", "limit", limit, verified) == {"value": "100"}
+    assert expected_facts("whm", "limit", limit, None) is None
 
 
 def test_exchange_disable_is_the_explicit_smtp_auth_flag() -> None:
