@@ -57,10 +57,10 @@ def steps(view: RequestView) -> list[Step]:
     return [Step(verb, tuple(targets)) for verb, targets in found]
 
 
-def held_back_message(failed: Step) -> str:
-    """Why a later step's target was not attempted."""
-    bad = sum(t.outcome == TargetOutcome.FAILED.value for t in failed.targets)
+def held_back_message(verb: str, targets: int, failed: int) -> str:
+    """Why a later step's target was not attempted: the step ``verb`` on ``targets`` targets
+    failed on ``failed`` of them."""
     return (
-        f"not attempted: the earlier step ({failed.verb} on {len(failed.targets)} target(s)) "
-        f"failed on {bad}, so the later steps were not carried out"
+        f"not attempted: the earlier step ({verb} on {targets} target(s)) failed on {failed}, "
+        "so the later steps were not carried out"
     )

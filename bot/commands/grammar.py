@@ -26,6 +26,7 @@ __all__ = [
     "ListRequests",
     "Queue",
     "Status",
+    "Usage",
     "VERBS",
     "normalise",
     "parse",
@@ -53,7 +54,10 @@ VERBS = (
     "cancel",
     "queue",
     "purge",
+    "usage",
 )
+DEFAULT_SINCE = timedelta(days=7)
+MAX_SINCE = timedelta(days=30)  # Entra ID keeps sign-in logs for 30 days (P1/P2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,14 @@ class Queue:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """``/smtp usage``: who authenticated with SMTP AUTH in the window (Exchange; read-only)."""
+
+    tenant: str
+    since: timedelta = DEFAULT_SINCE
+
+
+@dataclass(frozen=True, slots=True)
 class ListRequests:
     tenant: str | None = None
 
@@ -106,7 +118,7 @@ class Cancel:
     request_id: int
 
 
-Command = Help | Change | Status | Queue | ListRequests | History | Cancel
+Command = Help | Change | Status | Queue | ListRequests | History | Cancel | Usage
 
 _REPLACEMENTS = {
     "\u201c": '"',
@@ -194,7 +206,7 @@ def _options(tokens: list[str], verb: str) -> tuple[list[str], dict[str, str]]:
             positional.append(token)
             continue
         name, _, value = token[2:].partition("=")
-        if name not in ("limit", "for"):
+        if name not in ("limit", "for", "since"):
             raise UsageError(f"Unknown option “{_shown(token)}”.", verb=verb)
         if not value:
             value = next(it, "")
@@ -219,6 +231,8 @@ def parse(text: str) -> Command:
         raise UsageError(f"{verb} takes no --reason.", verb=verb)
     if "limit" in options and verb != "history":
         raise UsageError("--limit only goes with history.", verb=verb)
+    if "since" in options and verb != "usage":
+        raise UsageError("--since only goes with usage.", verb=verb)
     if "for" in options and verb == Verb.PURGE:
         raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
@@ -241,6 +255,8 @@ def parse(text: str) -> Command:
     tenant = _tenant(positional[0], verb)
     if verb == "history":
         return _history(tenant, positional[1:], options.get("limit"))
+    if verb == "usage":
+        return _usage(tenant, positional[1:], options.get("since"))
     if verb == "policy":
         if len(positional) > 1:
             raise UsageError("policy takes only a tenant name.", verb=verb)
@@ -295,3 +311,20 @@ def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:
         limit = int(limit_text)
     target = _targets(rest, "history")[0] if rest else None
     return History(tenant, target, limit)
+
+
+def _usage(tenant: str, rest: list[str], since_text: str | None) -> Usage:
+    if rest:
+        raise UsageError("usage takes only a tenant name (and --since).", verb="usage")
+    if since_text is None:
+        return Usage(tenant)
+    try:
+        since = parse_duration(since_text)
+    except ValueError as exc:
+        raise UsageError(str(exc), verb="usage") from None
+    if since > MAX_SINCE:
+        raise UsageError(
+            "--since can be at most 30d: Microsoft Entra ID keeps sign-in logs for 30 days.",
+            verb="usage",
+        )
+    return Usage(tenant, since)

@@ -15,7 +15,7 @@ from typing import Any
 from bot.commands import grammar
 from bot.commands.access import Origin
 from bot.ops.logs import log_context
-from bot.slack import presses, slash_command
+from bot.slack import presses, slash_command, usage_answer
 from bot.slack.answer import Answer
 from bot.slack.context import SlackContext
 from bot.slack.task import (
@@ -27,6 +27,7 @@ from bot.slack.task import (
     HOME,
     REFUSE_ACCESS,
     REFUSE_INPUT,
+    USAGE_REQUEST,
     Press,
     Task,
 )
@@ -74,6 +75,8 @@ def _tell(rt: SlackContext, task: Task, text: str, ref: str) -> None:
             _answer(rt, task)(response_type="ephemeral", text=text)
         elif task.kind in (APPROVE, CANCEL, DENY_DIALOG):
             presses.tell(rt, _press(task.args), text)
+        elif task.kind == USAGE_REQUEST:
+            usage_answer.tell(rt, task, text)
     except Exception:
         log.warning("could not tell the person about error %s", ref)
 
@@ -99,6 +102,11 @@ def _press(args: dict[str, Any]) -> Press:
 def _command(rt: SlackContext, task: Task) -> None:
     # parsed again here: the listener already refused anything that does not parse
     parsed = grammar.parse(str(task.args.get("text") or ""))
+    if isinstance(parsed, grammar.Usage):  # a read with an offer: bot.slack.usage_answer
+        args = task.args
+        origin = Origin(str(args["user_id"]), args.get("team_id"), args.get("channel_id"))
+        usage_answer.answer_usage(rt, parsed, _answer(rt, task), origin)
+        return
     slash_command.run(rt, parsed, task.args, respond=_answer(rt, task), intake_id=task.intake_id)
 
 
@@ -135,4 +143,5 @@ _STEPS: dict[str, Callable[[SlackContext, Task], None]] = {
     ),
     REFUSE_ACCESS: _refuse_access,
     REFUSE_INPUT: _refuse_input,
+    USAGE_REQUEST: usage_answer.request_offer,
 }

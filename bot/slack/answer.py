@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -56,27 +57,37 @@ class Answer(Responder):
             return True
         return self._now() - self.received_at < RESPONSE_URL_LIFETIME - _MARGIN
 
-    def __call__(self, text: str = "", response_type: str | None = None) -> None:  # type: ignore[override]
+    def __call__(  # type: ignore[override]
+        self,
+        text: str = "",
+        response_type: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> None:
         if self.url_valid:
             try:
-                sent = super().__call__(text=self._marked(text), response_type=response_type)
+                sent = super().__call__(
+                    text=self._marked(text), response_type=response_type, blocks=blocks
+                )
                 if sent.status_code == 200:
                     return
                 log.warning("Slack refused the response URL (HTTP %s)", sent.status_code)
             except Exception as exc:
                 log.warning("could not answer through the response URL (%s)", type(exc).__name__)
         self.late = True
-        self._elsewhere(self._marked(text))
+        self._elsewhere(self._marked(text), blocks)
 
     def _marked(self, text: str) -> str:
         return LATE + text if self.late and text else text
 
-    def _elsewhere(self, text: str) -> None:
+    def _elsewhere(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """An ephemeral message in the channel, else a direct message."""
+        extra: dict[str, Any] = {"blocks": blocks} if blocks is not None else {}
         if self.channel:
             try:
-                self.client().chat_postEphemeral(channel=self.channel, user=self.user, text=text)
+                self.client().chat_postEphemeral(
+                    channel=self.channel, user=self.user, text=text, **extra
+                )
                 return
             except Exception as exc:
                 log.warning("could not answer in the channel (%s); sending a DM", exc)
-        self.client().chat_postMessage(channel=self.user, text=text)
+        self.client().chat_postMessage(channel=self.user, text=text, **extra)

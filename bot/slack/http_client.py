@@ -144,8 +144,15 @@ class Responder:
     def __init__(self, response_url: str) -> None:
         self.response_url = response_url
 
-    def __call__(self, text: str = "", response_type: str | None = None) -> WebhookResponse:
+    def __call__(
+        self,
+        text: str = "",
+        response_type: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> WebhookResponse:
         message: dict[str, Any] = {"text": text}
         if response_type is not None:
             message["response_type"] = response_type
+        if blocks is not None:  # ``text`` is then the notification's fallback
+            message["blocks"] = blocks
         return KeepAliveWebhookClient(url=self.response_url).send_dict(message)

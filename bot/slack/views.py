@@ -14,6 +14,7 @@ from approvals import RequestStatus, RequestView, TargetOutcome
 from bot.config.durations import format_duration
 from bot.slack.aftermath import change_summary, next_step
 from bot.slack.mrkdwn import escape
+from bot.slack.steps_view import change_text, held_back_line, short_text
 from providers.targets import SETTING_PREFIX
 
 __all__ = [
@@ -61,6 +62,9 @@ def mention(actor: str | None) -> str:
 
 
 def _targets_text(view: RequestView) -> str:
+    short = short_text(view)  # a request of several steps
+    if short is not None:
+        return short
     names = [_target_label(t.target) for t in view.targets]
     shown = ", ".join(names[:_SHOWN_TARGETS])
     if len(names) > _SHOWN_TARGETS:
@@ -92,6 +96,11 @@ def card(
     if req.revert_after_s and req.revert_verb:
         change += f"\nfor {format_duration(timedelta(seconds=req.revert_after_s))}, then "
         change += f"{req.revert_verb} automatically"
+    steps_text = change_text(view)
+    if steps_text is not None:
+        change = f"*Change*\n{steps_text.split(chr(10))[0]}" + (
+            " (tenant-wide)" if req.tenant_wide else ""
+        )
     if req.verb == "purge":  # said before anyone approves
         change += "\n:warning: This cannot be undone: the queued messages are deleted."
     fields = [
@@ -109,7 +118,10 @@ def card(
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _truncate(f"*Targets*\n{_targets_text(view)}")},
+            "text": {
+                "type": "mrkdwn",
+                "text": _truncate(f"*Targets*\n{steps_text or _targets_text(view)}"),
+            },
         },
         {
             "type": "section",
@@ -239,6 +251,8 @@ def result_text(view: RequestView, failures_first: bool = True, note: str = "") 
     )
     summary = change_summary(view)
     head += f"\n{summary}" if summary else ""
+    held = held_back_line(view)
+    head += f"\n{held}" if held else ""
     head += f"\n_{escape(note)}_" if note and view.status is RequestStatus.SUCCEEDED else ""
     ordered = (failed + ok) if failures_first else list(targets)
     lines = []
