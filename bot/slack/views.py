@@ -98,9 +98,8 @@ def card(
         change += f"{req.revert_verb} automatically"
     steps_text = change_text(view)
     if steps_text is not None:
-        change = f"*Change*\n{steps_text.split(chr(10))[0]}" + (
-            " (tenant-wide)" if req.tenant_wide else ""
-        )
+        wide = " (tenant-wide)" if req.tenant_wide else ""
+        change = f"*Change*\n{(short_text(view) or '').upper()}{wide}"
     if req.verb == "purge":  # said before anyone approves
         change += "\n:warning: This cannot be undone: the queued messages are deleted."
     fields = [
