@@ -167,4 +167,14 @@ def test_an_unknown_token_is_an_auth_error_and_the_url_must_be_https(graph) -> N
     with pytest.raises(ValueError):
         GraphSignIns(graph_url="http://graph.example", tokens=Stranger())
     with pytest.raises(ValueError):
-        GraphSignIns(graph_url=fake.url, tokens=Stranger(), verify=False)
+        GraphSignIns(graph_url=fake.url, tokens=Stranger(), verify="")
+    with pytest.raises(AuthError):  # an unverified connection still needs a valid token
+        GraphSignIns(graph_url=fake.url, tokens=Stranger(), verify=False).smtp_auth_sign_ins(NOW)
+
+
+def test_the_server_certificate_is_verified_against_the_configured_bundle(graph) -> None:
+    fake, ca = graph
+    client = GraphSignIns(graph_url=fake.url, tokens=FakeGraphTokens(fake, ca), verify=True)
+    with pytest.raises(Unavailable):  # the system store does not know the test CA
+        client.smtp_auth_sign_ins(NOW)
+    assert fake.sign_in_requests() == []
