@@ -63,6 +63,8 @@ class Housekeeper:
                 log.info("pruned %d finished job(s) older than %s", pruned, JOB_RETENTION)
             if self.intake is not None and (pruned := self.intake.prune(INTAKE_RETENTION)):
                 log.info("pruned %d finished intake row(s) older than %s", pruned, INTAKE_RETENTION)
+            if pruned := self.workflow.proposals.prune(self.workflow.now()):
+                log.info("pruned %d expired offer(s) nobody requested", pruned)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
