@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from providers.base import TargetResult
-from providers.errors import InvalidTarget, ProtocolError, ProviderError
-from providers.exchange_results import DESIRED, to_result
+from providers.errors import ProtocolError, ProviderError
+from providers.exchange_results import to_result
+from providers.exchange_scope import CAPABILITIES, refusal
 from providers.exchange_script import (
     PayloadItem,
     build_invocation,
@@ -29,17 +30,6 @@ from providers.winrm_runner import WinRMRunner, WinRMSettings
 
 __all__ = ["CAPABILITIES", "ExchangeProvider", "ExchangeSettings", "WinRMSettings"]
 
-CAPABILITIES: frozenset[tuple[Scope, Verb]] = frozenset(
-    {
-        (Scope.TENANT, Verb.DISABLE),
-        (Scope.TENANT, Verb.ENABLE),
-        (Scope.TENANT, Verb.STATUS),
-        (Scope.MAILBOX, Verb.DISABLE),
-        (Scope.MAILBOX, Verb.ENABLE),
-        (Scope.MAILBOX, Verb.RESET),
-        (Scope.MAILBOX, Verb.STATUS),
-    }
-)
 _log = logging.getLogger(__name__)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _THUMBPRINT = re.compile(r"^[0-9A-Fa-f]{40}$")
@@ -126,32 +116,17 @@ class ExchangeProvider:
         """Nothing is pooled (every command opens and deletes its own shell); refuse new work."""
         self._closed = True
 
-    def _refusal(self, op: str, verb: Verb, target: Target) -> ProviderError | None:
-        """Why this target can't be sent, or None. Re-validates hand-built Targets."""
-        if op == "apply" and verb not in DESIRED:
-            return InvalidTarget(f"Exchange has no “{verb}” action.")
-        if (target.scope, verb) not in CAPABILITIES:
-            return InvalidTarget(f"Exchange cannot {verb} {target}.")
-        if target.scope is Scope.MAILBOX:
-            try:
-                valid = Target.parse(target.name) == target
-            except InvalidTarget as exc:
-                return exc
-            if not valid:
-                return InvalidTarget(f"“{target}” is not a canonical mailbox identity.")
-        return None
-
     def _batch(self, op: str, verb: Verb, targets: Sequence[Target]) -> list[TargetResult]:
         if self._closed:
             raise RuntimeError("ExchangeProvider is closed")
         results: list[TargetResult | None] = [None] * len(targets)
         sendable: list[tuple[int, Target]] = []
         for index, target in enumerate(targets):
-            refusal = self._refusal(op, verb, target)
-            if refusal is None:
+            refused = refusal(op, verb, target)
+            if refused is None:
                 sendable.append((index, target))
             else:
-                results[index] = TargetResult(target, error=refusal)
+                results[index] = TargetResult(target, error=refused)
         if sendable:
             sent = [t for _, t in sendable]
             for (index, _), result in zip(sendable, self._run(op, verb, sent), strict=True):

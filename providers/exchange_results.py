@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from providers.base import TargetResult, TargetState
 from providers.errors import ProtocolError, VerificationFailed
-from providers.exchange_script import classify_error
+from providers.exchange_errors import classify_error
 from providers.targets import Scope, Target, Verb
 
 __all__ = ["DESIRED", "to_result"]

@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from providers.errors import (
-    AmbiguousTarget,
-    AuthError,
-    InvalidTarget,
-    ProtocolError,
-    ProviderError,
-    Rejected,
-    TargetNotFound,
-    Unavailable,
-)
+from providers.errors import AuthError, InvalidTarget, ProtocolError, ProviderError, Unavailable
+from providers.exchange_errors import classify_error, one_line, type_names
 from providers.signin_causes import signin_cause
 
 __all__ = [
@@ -48,9 +39,6 @@ PAYLOAD_VERSION = 1
 _COMMAND_PREFIX = (
     "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
 )
-_MAX_MESSAGE = 300
-_TYPE_IN_TEXT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_.]*Exception)\b")
-_FAILURE_CATEGORY = re.compile(r"FailureCategory=Cmdlet-([A-Za-z0-9_]+)")
 
 
 @cache
@@ -181,54 +169,11 @@ def parse_output(
     return ScriptOutput(doc=doc, items=items, fatal=None)
 
 
-def _type_names(error: Mapping[str, object]) -> set[str]:
-    """Every exception type name the error record carries (never its English prose)."""
-    names: set[str] = set()
-    for key in ("type", "reason"):
-        value = str(error.get(key) or "")
-        if value:
-            names.add(value.rsplit(".", 1)[-1])
-    fqid = str(error.get("fqid") or "")
-    names.update(_FAILURE_CATEGORY.findall(fqid))
-    # EXO v3 renders "<ExNNNNNN>|<Namespace.TypeName>|<text>": the middle field is a type name.
-    message = str(error.get("message") or "")
-    parts = message.split("|")
-    if len(parts) >= 3:
-        names.update(m.rsplit(".", 1)[-1] for m in _TYPE_IN_TEXT.findall(parts[1]))
-    names.update(m.rsplit(".", 1)[-1] for m in _TYPE_IN_TEXT.findall(fqid))
-    return names
-
-
-def _one_line(text: str) -> str:
-    clean = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return clean if len(clean) <= _MAX_MESSAGE else clean[: _MAX_MESSAGE - 1] + "…"
-
-
-def classify_error(error: Mapping[str, object], *, target: str) -> ProviderError:
-    """Map an error record from the script to a typed error, by exception type name."""
-    names = _type_names(error)
-    detail = _one_line(f"{error.get('type')}: {error.get('message')}")
-    if "ManagementObjectNotFoundException" in names:
-        return TargetNotFound(f"Exchange has no mailbox “{target}”.", detail=detail)
-    if "ManagementObjectAmbiguousException" in names:
-        return AmbiguousTarget(
-            f"“{target}” matches more than one mailbox; use its GUID.", detail=detail
-        )
-    if "InvalidIdentity" in names:
-        return InvalidTarget(f"“{target}” is not an identity the script accepts.", detail=detail)
-    if names & {"UnsupportedVerb", "UnsupportedScope"}:
-        return InvalidTarget(f"Exchange cannot do that for “{target}”.", detail=detail)
-    if names & {"CommandNotFoundException", "CmdletInvocationException"}:
-        return Unavailable("The Exchange cmdlets are not available on the host.", detail=detail)
-    message = _one_line(str(error.get("message") or "")) or "no reason given"
-    return Rejected(f"Exchange refused the operation for “{target}”: {message}", detail=detail)
-
-
 def classify_fatal(fatal: Mapping[str, object]) -> ProviderError:
     """Map a whole-run failure (payload, connect, org read) to one typed error."""
     phase = str(fatal.get("phase") or "")
-    names = _type_names(fatal)
-    detail = _one_line(f"phase {phase}: {fatal.get('type')}: {fatal.get('message')}")
+    names = type_names(fatal)
+    detail = one_line(f"phase {phase}: {fatal.get('type')}: {fatal.get('message')}")
     if phase == "payload":
         return ProtocolError("The Exchange script could not read its request.", detail=detail)
     if "CommandNotFoundException" in names:

@@ -25,6 +25,17 @@ from pydantic import (
 from approvals.policy import TenantPolicy
 from bot.config.approvers import unreachable_approvals
 from bot.config.durations import parse_duration
+from bot.config.exchange_rest import (
+    GUID_OR_DOMAIN,
+    HTTPS_ROOT,
+    MicrosoftApp,
+    check_certificate,
+    check_cloud,
+    check_organization,
+    check_rest_only,
+    check_winrm_only,
+    microsoft_app,
+)
 from bot.config.problems import describe
 from bot.config.secrets import clean_secret
 from bot.config.tls import check_verify_tls
@@ -145,16 +156,41 @@ class WinRMConfig(_Strict):
 
 
 class ExchangeTenant(_TenantBase):
+    """Exchange Online over ``transport: winrm`` (a Windows host, the default) or ``rest``
+    (HTTPS with the bot's own token); bot/config/exchange_rest.py says which key goes with
+    which. Field order matters: each check sees the keys declared above it."""
+
     provider: Literal["exchange"]
-    organization: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+\.onmicrosoft\.com$")]
+    transport: Literal["winrm", "rest"] = "winrm"
+    organization: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]+\.onmicrosoft\.(?:com|us)$")]
     app_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")]
-    certificate_thumbprint: Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{40}$")]
-    winrm: WinRMConfig
+    # transport: winrm
+    certificate_thumbprint: Annotated[
+        str | None, Field(default=None, pattern=r"^[0-9A-Fa-f]{40}$", validate_default=True)
+    ]
+    winrm: Annotated[WinRMConfig | None, Field(default=None, validate_default=True)]
+    # transport: rest (and, on a WinRM tenant, Microsoft Graph for /smtp usage)
+    tenant_id: Annotated[
+        str | None, Field(default=None, pattern=GUID_OR_DOMAIN, validate_default=True)
+    ]
+    cloud: Literal["global", "gcc-high", "dod"] = "global"
+    authority_host: Annotated[str | None, Field(default=None, pattern=HTTPS_ROOT)]
+    exchange_url: Annotated[str | None, Field(default=None, pattern=HTTPS_ROOT)]
+    graph_url: Annotated[str | None, Field(default=None, pattern=HTTPS_ROOT)]
+    verify_tls: VerifyTls = True
+    certificate_password: SecretStr | None = None
+    certificate_path: Annotated[str | None, Field(default=None, validate_default=True)]
+
+    _winrm_only = field_validator("certificate_thumbprint", "winrm")(check_winrm_only)
+    _rest_only = field_validator("tenant_id", "exchange_url")(check_rest_only)
+    _organization = field_validator("organization")(check_organization)
+    _cloud = field_validator("cloud")(check_cloud)
+    _certificate = field_validator("certificate_path")(check_certificate)
 
     @field_validator("winrm")
     @classmethod
-    def _encrypted(cls, value: WinRMConfig, info: ValidationInfo) -> WinRMConfig:
-        if value.plaintext_url and not info.data.get("allow_plaintext"):
+    def _encrypted(cls, value: WinRMConfig | None, info: ValidationInfo) -> WinRMConfig | None:
+        if value is not None and value.plaintext_url and not info.data.get("allow_plaintext"):
             raise ValueError(
                 f"`transport: {value.transport}` on `http://` would send the WinRM password "
                 "unencrypted: use an https:// URL (port 5986), or set `allow_plaintext: true` "
@@ -162,9 +198,26 @@ class ExchangeTenant(_TenantBase):
             )
         return value
 
+    @field_validator("certificate_password")
+    @classmethod
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        clean = clean_secret("certificate_password", value.get_secret_value())
+        if not clean:
+            raise ValueError(
+                "`certificate_password` is empty: leave the key out if the "
+                "certificate has no password"
+            )
+        return SecretStr(clean)
+
     @property
     def plaintext_url(self) -> str | None:
-        return self.winrm.plaintext_url
+        return self.winrm.plaintext_url if self.winrm is not None else None
+
+    def microsoft_app(self) -> MicrosoftApp | None:
+        """The app-only sign-in (REST, or Graph on a WinRM tenant); None without one."""
+        return microsoft_app(self)
 
 
 TenantConfig = Annotated[WhmTenant | ExchangeTenant, Field(discriminator="provider")]
@@ -220,8 +273,11 @@ class AppConfig(_Strict):
         for tenant in self.tenants.values():
             if isinstance(tenant, WhmTenant):
                 values.append(tenant.token.get_secret_value())
-            else:
+                continue
+            if tenant.winrm is not None:
                 values.append(tenant.winrm.password.get_secret_value())
+            if tenant.certificate_password is not None:
+                values.append(tenant.certificate_password.get_secret_value())
         return [v for v in values if v]
 
 

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -96,6 +97,10 @@ class FakeExchangeOrg:
         self.host_thumbprints: set[str] = {thumbprint}
         self.consented = True
         self.calls = ExchangeCalls()
+        # seconds each Get-/Set-CASMailbox and Get-/Set-TransportConfig costs inside a script
+        # (a real cmdlet is a round trip to Exchange Online); slept after the lock is released,
+        # so scripts of parallel sessions overlap as they would on a real host
+        self.cmdlet_delay_s = 0.0
         self.lock = threading.Lock()
         self._index: dict[str, list[FakeMailbox]] = {}
         self._index_size = -1
@@ -211,29 +216,42 @@ class FakeExchangeOrg:
     def run_script(self, payload_b64: str) -> tuple[bytes, int]:
         """Return (stdout, exit code) exactly as exchange.ps1 would for this payload."""
         with self.lock:
-            doc: dict[str, object] = {
-                "v": 1, "request_id": None, "note": None, "dry_run": False, "org": None,
-                "items": [], "fatal": None,
-            }  # fmt: skip
-            run = _RunState()
-            rc = 0
+            before = self._cmdlets()
+            out = self._run_script(payload_b64)
+            ran = self._cmdlets() - before
+        if self.cmdlet_delay_s:
+            time.sleep(ran * self.cmdlet_delay_s)
+        return out
+
+    def _cmdlets(self) -> int:
+        c = self.calls
+        return c.get_cas + c.set_cas + c.get_transport + c.set_transport
+
+    def _run_script(self, payload_b64: str) -> tuple[bytes, int]:
+        """The script itself; the caller holds ``self.lock``."""
+        doc: dict[str, object] = {
+            "v": 1, "request_id": None, "note": None, "dry_run": False, "org": None,
+            "items": [], "fatal": None,
+        }  # fmt: skip
+        run = _RunState()
+        rc = 0
+        try:
             try:
-                try:
-                    text = base64.b64decode(payload_b64, validate=True).decode("utf-8")
-                    self._run(json.loads(text), doc, run)
-                except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-                    raise PSError("System.ArgumentException", str(exc)) from exc
-                except (KeyError, TypeError) as exc:  # Set-StrictMode: missing property
-                    raise PSError(
-                        "System.Management.Automation.PropertyNotFoundException", str(exc)
-                    ) from exc
-            except PSError as exc:
-                doc["fatal"] = {**exc.record, "phase": run.phase}
-                rc = 2
-            if run.connected:
-                self.calls.disconnects += 1
-            out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-            return (out + "\r\n").encode("utf-8"), rc
+                text = base64.b64decode(payload_b64, validate=True).decode("utf-8")
+                self._run(json.loads(text), doc, run)
+            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+                raise PSError("System.ArgumentException", str(exc)) from exc
+            except (KeyError, TypeError) as exc:  # Set-StrictMode: missing property
+                raise PSError(
+                    "System.Management.Automation.PropertyNotFoundException", str(exc)
+                ) from exc
+        except PSError as exc:
+            doc["fatal"] = {**exc.record, "phase": run.phase}
+            rc = 2
+        if run.connected:
+            self.calls.disconnects += 1
+        out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        return (out + "\r\n").encode("utf-8"), rc
 
     def _run(self, req: dict, doc: dict[str, object], run: _RunState) -> None:
         """Mirror of the script's main try-block; PSError here is fatal for the run."""

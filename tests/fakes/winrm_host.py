@@ -85,6 +85,7 @@ class _Command:
     stdin: bytearray = field(default_factory=bytearray)
     stdin_done: bool = False
     result: tuple[bytes, bytes, int] | None = None
+    running: threading.Thread | None = None
 
 
 class FakeWinRMHost:
@@ -101,6 +102,7 @@ class FakeWinRMHost:
     ) -> None:
         self.org, self.username, self.password = org, username, password
         self.command_delay_s = command_delay_s
+        self.receive_wait_s = 2.0  # a Receive waits this long for output (the operation timeout)
         self.faults = HostFaults()
         self.actions: Counter[str] = Counter()
         self.commands = 0
@@ -211,9 +213,11 @@ class FakeWinRMHost:
             state = f'<rsp:CommandState CommandId="{command_id}" State="{running}"/>'
             body = f"<rsp:ReceiveResponse>{state}</rsp:ReceiveResponse>"
             return self._reply(f"{_SHELL_NS}/ReceiveResponse", msg, body)
-        if command.result is None:
-            time.sleep(self.command_delay_s)
-            command.result = self._execute(command)
+        if command.result is None and not self._finished(command):
+            # as WinRM does: no output within the operation timeout → a timeout fault, and
+            # the client asks again (a long script spans many Receives)
+            return 500, _fault(TIMEOUT_FAULT_CODE, "The operation timed out.", timeout=True)
+        assert command.result is not None
         stdout, stderr, code = command.result
         parts = [_stream("stdout", command_id, stdout), _stream("stderr", command_id, stderr)]
         parts.append(f'<rsp:Stream Name="stdout" CommandId="{command_id}" End="true"></rsp:Stream>')
@@ -224,6 +228,20 @@ class FakeWinRMHost:
         )
         body = "<rsp:ReceiveResponse>" + "".join(parts) + "</rsp:ReceiveResponse>"
         return self._reply(f"{_SHELL_NS}/ReceiveResponse", msg, body)
+
+    def _finished(self, command: _Command) -> bool:
+        """Run the command in the background (once); wait for it at most ``receive_wait_s``."""
+        with self._lock:
+            if command.running is None:
+
+                def run() -> None:
+                    time.sleep(self.command_delay_s)
+                    command.result = self._execute(command)
+
+                command.running = threading.Thread(target=run, daemon=True)
+                command.running.start()
+        command.running.join(self.receive_wait_s)
+        return command.result is not None
 
     def _on_signal(self, _: ET.Element, shell_id: str, msg: str) -> tuple[int, bytes]:
         return self._reply(f"{_SHELL_NS}/SignalResponse", msg, "<rsp:SignalResponse/>")

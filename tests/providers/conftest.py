@@ -1,4 +1,4 @@
-"""WHM fixtures: a loopback FakeWhm (HTTP or HTTPS) and providers aimed at it."""
+"""Fixtures: a loopback FakeWhm (HTTP or HTTPS), the Exchange REST fake, providers aimed at them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from collections.abc import Callable, Iterator
 import pytest
 import trustme
 
+from providers.exchange_rest import ExchangeRestProvider
 from providers.whm import WhmProvider, WhmSettings
+from tests.fakes.exchange_emulator import FakeExchangeOrg
+from tests.fakes.exchange_rest import FakeExchangeRest, FakeExoTokens
 from tests.fakes.whm import DEFAULT_TOKEN as WHM_TOKEN
 from tests.fakes.whm import FakeWhm, server_tls
 
@@ -71,3 +74,54 @@ def make_whm(fake_whm: FakeWhm) -> Iterator[Callable[..., WhmProvider]]:
 @pytest.fixture
 def whm(make_whm: Callable[..., WhmProvider]) -> WhmProvider:
     return make_whm()
+
+
+# --- Exchange Online over REST: the loopback InvokeCommand/$batch endpoint ------------------
+
+
+@pytest.fixture
+def exo_rest_org() -> FakeExchangeOrg:
+    """bob follows the org; alice is an explicit exception; carol is disabled; two mailboxes
+    answer to shared@contoso.com."""
+    org = FakeExchangeOrg(org_disabled=False)
+    org.add_mailbox("bob@contoso.com")
+    org.add_mailbox("alice@contoso.com", disabled=False)
+    org.add_mailbox("carol@contoso.com", disabled=True)
+    org.add_mailbox("shared@contoso.com", primary_smtp="shared.team@contoso.com")
+    org.add_mailbox("ops@contoso.com", other_identities=("shared@contoso.com",))
+    return org
+
+
+@pytest.fixture
+def exo_rest(exo_rest_org: FakeExchangeOrg, whm_ca: trustme.CA) -> Iterator[FakeExchangeRest]:
+    with FakeExchangeRest(exo_rest_org, tls=server_tls(whm_ca)) as fake:
+        yield fake
+    assert fake.violations == []  # every request was the documented JSON, no PowerShell
+
+
+@pytest.fixture
+def make_rest(
+    exo_rest: FakeExchangeRest, whm_ca_path: str
+) -> Iterator[Callable[..., ExchangeRestProvider]]:
+    """Providers aimed at ``exo_rest`` (closed after the test), re-reads 10 ms apart."""
+    made: list[ExchangeRestProvider] = []
+
+    def make(**overrides: object) -> ExchangeRestProvider:
+        options: dict[str, object] = {
+            "tenant_id": exo_rest.tenant_id,
+            "organization": "contoso.onmicrosoft.com",
+            "exchange_url": exo_rest.url,
+            "tokens": FakeExoTokens(exo_rest),
+            "verify_tls": whm_ca_path,
+            "timeout_s": 5.0,
+            "reread_delays_s": (0.01, 0.01, 0.01),
+            "backoff_s": 0.01,
+        }
+        options.update(overrides)
+        provider = ExchangeRestProvider(**options)  # type: ignore[arg-type]
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
