@@ -37,8 +37,9 @@ _GRAPH_KEYS = (
     "`/smtp usage` reads the sign-in logs through Microsoft Graph with the tenant's own app "
     "and certificate, which `{tenant}` does not have: add `certificate_path` (the app's "
     "certificate with its private key, PEM or PKCS#12) and `certificate_password` if it "
-    "has one (the bot signs in as `app_id` to the tenant `organization`); the app needs the Microsoft Graph application permission AuditLog.Read.All with "
-    "admin consent (docs/configuration.md)."
+    "has one (the bot signs in as `app_id` to the tenant `organization`); the app needs "
+    "the Microsoft Graph application permission AuditLog.Read.All with admin consent "
+    "(docs/configuration.md)."
 )
 
 
