@@ -318,3 +318,39 @@ def test_refusals_in_the_ack(usage_bot: UsageBot) -> None:
         body = response.json()
         assert body["response_type"] == "ephemeral" and words in body["text"], body
     assert len(ub.graph.sign_in_requests()) == read_before  # nothing was read
+
+
+def test_a_failed_exception_leaves_the_organisation_as_it_was(usage_bot: UsageBot) -> None:
+    ub = usage_bot
+    ub.org.org_disabled = False
+    stuck = ub.org.add_mailbox("fax@contoso.com")  # Set-CASMailbox accepted, never applied
+    ub.org.sticky.add(stuck.guid)
+    ub.graph.add("fax@contoso.com", datetime.now(UTC), "203.0.113.60")
+    _, blocks = _ask(ub, "usage contoso --since 2d")
+    button = _button(blocks)
+    before = ub.bot.query("SELECT max(id) FROM change_request")[0][0]
+    ub.bot.sender.press(
+        button["action_id"], button["value"], user=REQUESTER, channel="C0OPS", message_ts="1.3"
+    )
+    waiting = ub.bot.slack.wait_for_call(
+        "response_url",
+        lambda c: f"Request #{before + 1} " in (c.args.get("text") or ""),
+        20,
+    )
+    assert "waiting for approval" in waiting.args["text"]
+    request_id = before + 1
+    ts = _card_ref(ub.bot, request_id)
+    for approver in (APPROVER, APPROVER_2):
+        ub.bot.sender.press(
+            "smtp_approve", str(request_id), user=approver, channel="C0EXCH", message_ts=ts
+        )
+    _wait_status(ub.bot, request_id, "failed", timeout=30)
+    assert ub.org.org_disabled is False  # the organisation was not switched
+    assert stuck.smtp_auth_disabled is None
+    result = ub.bot.slack.wait_for_call(
+        "chat.postMessage",
+        lambda c: c.args.get("thread_ts") == ts and "request #" in (c.args.get("text") or ""),
+        20,
+    )
+    assert "The organisation was NOT switched" in result.args["text"]
+    assert "fax@contoso.com" in result.args["text"]

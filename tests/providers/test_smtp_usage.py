@@ -116,3 +116,20 @@ def test_a_graph_refusal_is_raised_before_exchange_is_asked(org, graph) -> None:
         with pytest.raises(AuthError):
             read_usage(client, provider_for(host), NOW - timedelta(days=7))
         assert host.commands == 0
+
+
+def test_the_rest_transport_reads_the_same_settings(exo_rest_org, make_rest, graph) -> None:
+    """The same report through ExchangeRestProvider (InvokeCommand/$batch, no Windows host):
+    bob follows the org (breaks), alice has her own $false (stays), carol $true (blocked)."""
+    fake, client = graph
+    fake.add("bob@contoso.com", NOW - timedelta(hours=2), "203.0.113.20")
+    fake.add("alice@contoso.com", NOW - timedelta(hours=3), "203.0.113.21")
+    fake.add("carol@contoso.com", NOW - timedelta(hours=4), "203.0.113.22")
+    report = read_usage(client, make_rest(), NOW - timedelta(days=7))
+    assert {r.usage.user: r.impact for r in report.rows} == {
+        "bob@contoso.com": Impact.BREAKS,
+        "alice@contoso.com": Impact.STAYS,
+        "carol@contoso.com": Impact.BLOCKED,
+    }
+    assert report.org_disabled is False
+    assert report.exceptions == [Target.parse("bob@contoso.com"), Target.parse("alice@contoso.com")]
