@@ -81,3 +81,11 @@ def test_no_offer_says_why_and_hostile_names_are_escaped() -> None:
     assert "<!channel>" not in body and "&lt;!channel&gt;" in body
     assert not any(b["type"] == "actions" for b in blocks)
     assert "already off for the whole organisation" in body
+
+
+def test_help_lists_usage_where_an_exchange_tenant_is_configured() -> None:
+    from bot.commands.messages import help_text, usage_for
+
+    assert "/smtp usage <tenant> [--since 7d]" in help_text(["contoso"], None, {"reset", "status"})
+    assert "/smtp usage" not in help_text(["acme"], None, {"disable", "hold", "status"})
+    assert "at most 30d" in usage_for("usage")

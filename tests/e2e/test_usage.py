@@ -296,6 +296,10 @@ def test_only_the_reader_may_press_and_a_missing_permission_is_said(usage_bot: U
     assert refused.args.get("response_type") == "ephemeral"
     assert ub.bot.query("SELECT count(*) FROM change_request") == before
 
+    text, blocks = _ask(ub, "usage contoso --since 1d", user=OUTSIDER)  # reads, may not request
+    assert not [b for b in blocks if b["type"] == "actions"]
+    assert "not request changes for `contoso`" in json.dumps(blocks)
+
     ub.graph.deny_audit = True
     try:
         text, _ = _ask(ub, "usage contoso")
