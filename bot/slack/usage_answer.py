@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from approvals import WorkflowError
+from approvals import RequestView, WorkflowError
 from approvals.errors import DuplicateRequest
 from bot.commands import grammar
 from bot.commands.access import AccessDenied, Origin
@@ -90,7 +90,10 @@ def _submit(
     args: dict[str, Any],
     respond: Responder,
     intake_id: int | None,
-):
+) -> RequestView | None:
+    """Store the offered request, or answer why not (None): the offer must be the presser's
+    and current, the channel and rate allowed, every target still there, and someone other
+    than the presser able to approve."""
     origin = Origin(actor, args.get("team"), args.get("channel"))
     try:
         offer = rt.workflow.proposals.check(offer_id, actor=actor)
