@@ -20,7 +20,6 @@ __all__ = [
     "IntakeState",
     "Job",
     "JobState",
-    "Proposal",
     "ChangeRequest",
     "RequestStatus",
     "RequestTarget",
@@ -181,33 +180,10 @@ class RequestTarget(SQLModel, table=True):
     request_id: int = Field(foreign_key="change_request.id", index=True)
     position: int
     target: str = Field(max_length=300, index=True)  # history and "a later change wins"
-    # This target's own verb when it differs from the request's (None: the request's verb).
-    # A request whose targets carry different verbs runs them as steps in position order,
-    # each only once every earlier step succeeded (approvals.steps).
-    verb: str | None = Field(default=None, max_length=32)
+    verb: str | None = Field(default=None, max_length=32)  # own verb, else the request's
     outcome: str = Field(default=TargetOutcome.PENDING.value, max_length=16)
     message: str | None = Field(default=None, max_length=2000)
     state: str | None = Field(default=None)  # JSON facts of the verified state
-
-
-class Proposal(SQLModel, table=True):
-    """A change a read worked out and offered to its reader, stored until they request it.
-
-    ``targets`` is JSON: ``[[target, verb or null], …]`` in execution order (null: ``verb``).
-    Requesting it stores one change request (``request_id``); it expires unrequested."""
-
-    __tablename__ = "proposal"
-
-    id: int | None = Field(default=None, primary_key=True)
-    tenant: str = Field(max_length=64)
-    verb: str = Field(max_length=32)
-    targets: str = Field(sa_type=sa.Text())
-    reason: str = Field(default="", max_length=2000)
-    tenant_wide: bool = False
-    offered_to: str = Field(max_length=128)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=_tz())
-    expires_at: datetime = Field(sa_type=_tz(), index=True)
-    request_id: int | None = Field(default=None, foreign_key="change_request.id")
 
 
 class Approval(SQLModel, table=True):

@@ -14,13 +14,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, select
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from approvals.errors import ProposalUnavailable
-from approvals.models import ChangeRequest, Proposal
+from approvals.models import ChangeRequest, UTCDateTime, utcnow
 from approvals.workflow_base import Part
 
-__all__ = ["Offer", "Proposals"]
+__all__ = ["Offer", "Proposal", "Proposals"]
+
+
+class Proposal(SQLModel, table=True):
+    """A change a read worked out and offered to its reader, stored until they request it.
+
+    ``targets`` is JSON: ``[[target, verb or null], …]`` in execution order (null: ``verb``).
+    Requesting it stores one change request (``request_id``); it expires unrequested. (Its
+    own module, not approvals.models: the migrations' env imports this one too.)"""
+
+    __tablename__ = "proposal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64)
+    verb: str = Field(max_length=32)
+    targets: str = Field(sa_type=sa.Text())
+    reason: str = Field(default="", max_length=2000)
+    tenant_wide: bool = False
+    offered_to: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime())
+    expires_at: datetime = Field(sa_type=UTCDateTime(), index=True)
+    request_id: int | None = Field(default=None, foreign_key="change_request.id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import approvals.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import approvals.proposals  # noqa: F401  (and the proposal table)
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.commands.usage_grammar import Usage, parse_usage
 from bot.config.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
@@ -56,8 +57,6 @@ VERBS = (
     "purge",
     "usage",
 )
-DEFAULT_SINCE = timedelta(days=7)
-MAX_SINCE = timedelta(days=30)  # Entra ID keeps sign-in logs for 30 days (P1/P2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +90,6 @@ class Queue:
 
     tenant: str
     target: Target | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """``/smtp usage``: who authenticated with SMTP AUTH in the window (Exchange; read-only)."""
-
-    tenant: str
-    since: timedelta = DEFAULT_SINCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +247,7 @@ def parse(text: str) -> Command:
     if verb == "history":
         return _history(tenant, positional[1:], options.get("limit"))
     if verb == "usage":
-        return _usage(tenant, positional[1:], options.get("since"))
+        return parse_usage(tenant, positional[1:], options.get("since"))
     if verb == "policy":
         if len(positional) > 1:
             raise UsageError("policy takes only a tenant name.", verb=verb)
@@ -311,20 +302,3 @@ def _history(tenant: str, rest: list[str], limit_text: str | None) -> History:
         limit = int(limit_text)
     target = _targets(rest, "history")[0] if rest else None
     return History(tenant, target, limit)
-
-
-def _usage(tenant: str, rest: list[str], since_text: str | None) -> Usage:
-    if rest:
-        raise UsageError("usage takes only a tenant name (and --since).", verb="usage")
-    if since_text is None:
-        return Usage(tenant)
-    try:
-        since = parse_duration(since_text)
-    except ValueError as exc:
-        raise UsageError(str(exc), verb="usage") from None
-    if since > MAX_SINCE:
-        raise UsageError(
-            "--since can be at most 30d: Microsoft Entra ID keeps sign-in logs for 30 days.",
-            verb="usage",
-        )
-    return Usage(tenant, since)
