@@ -98,13 +98,14 @@ class UsageBot:
 
 
 def _recording(org: FakeExchangeOrg, applied: list) -> None:
-    """Record each change the Windows host's script makes, in order."""
+    """Record each change the Windows host's script makes, in order (wraps the fake's
+    per-item step, whatever else it is passed)."""
     inner = org._item
 
-    def item(r, *, op, verb, want, org: bool, dry):  # type: ignore[no-untyped-def]
-        result = inner(r, op=op, verb=verb, want=want, org=org, dry=dry)
-        if op == "apply" and r.get("changed"):
-            applied.append((str(r["scope"]), str(r.get("identity", "")), want))
+    def item(r, *args, **kw):  # type: ignore[no-untyped-def]
+        result = inner(r, *args, **kw)
+        if kw.get("op") == "apply" and r.get("changed"):
+            applied.append((str(r["scope"]), str(r.get("identity", "")), kw.get("want")))
         return result
 
     org._item = item  # type: ignore[method-assign]
