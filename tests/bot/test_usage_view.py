@@ -89,3 +89,21 @@ def test_help_lists_usage_where_an_exchange_tenant_is_configured() -> None:
     assert "/smtp usage <tenant> [--since 7d]" in help_text(["contoso"], None, {"reset", "status"})
     assert "/smtp usage" not in help_text(["acme"], None, {"disable", "hold", "status"})
     assert "at most 30d" in usage_for("usage")
+
+
+def test_the_usage_press_is_a_task_with_its_own_dedupe_key() -> None:
+    from bot.slack.task import USAGE_REQUEST, Task
+
+    body = {
+        "user": {"id": "U0REQ", "team_id": "T0TEST"},
+        "trigger_id": "1.2.abc",
+        "container": {"type": "message", "channel_id": "C0OPS", "is_ephemeral": True},
+        "response_url": "https://hooks.example/r/1",
+    }
+    action = {"action_id": USAGE_ACTION, "value": "42", "action_ts": "1700000000.1"}
+    task = Task.usage_request(body, action)
+    assert task is not None and task.kind == USAGE_REQUEST
+    assert task.args["offer_id"] == 42 and task.args["channel"] == "C0OPS"
+    assert task.key == f"press:1.2.abc:1700000000.1:{USAGE_ACTION}"
+    assert Task.from_line(task.to_json()) == task
+    assert Task.usage_request(body, {**action, "value": "42; DROP"}) is None
