@@ -38,8 +38,9 @@ from bot.cli.check_backends import (
     warn,
 )
 from bot.cli.check_cards import check_cards
+from bot.cli.check_rest import check_exchange_rest
 from bot.config.approvers import approval_warnings
-from bot.config.schema import AppConfig, TenantConfig, WhmTenant, load_config
+from bot.config.schema import AppConfig, ExchangeTenant, TenantConfig, WhmTenant, load_config
 from bot.config.settings import Settings
 from bot.errors import ConfigError
 from bot.ops.logs import quiet
@@ -164,6 +165,8 @@ def _one(check: Callable[..., Result], *args: object, **kwargs: object) -> list[
 def check_tenant(name: str, tenant: TenantConfig, *, timeout_s: float) -> Result:
     if isinstance(tenant, WhmTenant):
         return check_whm(name, tenant, timeout_s=timeout_s)
+    if isinstance(tenant, ExchangeTenant) and tenant.transport == "rest":
+        return check_exchange_rest(name, tenant, timeout_s=timeout_s)
     return check_exchange(name, tenant, timeout_s=timeout_s)
 
 
@@ -262,7 +265,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return exit_code([result])
     secrets = _secrets(settings)
     install_redaction(secrets)
-    with quiet("slack_sdk", "urllib3", "winrm", "providers"):  # each outcome is a line below
+    # each outcome is a line below
+    with quiet("slack_sdk", "urllib3", "winrm", "msal", "providers"):
         results = run_checks(settings, timeout_s=args.timeout)
     stream.write(render(results, secrets))
     return exit_code(results)
@@ -287,7 +291,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "Slack environment variables allow HTTP mode and/or Socket Mode; the database answers "
         "and is at the current migration; Slack auth.test accepts SLACK_BOT_TOKEN and reports "
         "the scopes manifest.yml asks for; each WHM tenant's token (myprivs: its ACLs); each "
-        "Exchange tenant's WinRM login (a shell opened and closed). Network checks run "
+        "Exchange tenant's WinRM login (a shell opened and closed), or, on transport: rest, a "
+        "token from Entra ID, Get-TransportConfig over HTTPS and the app's Exchange "
+        "permission and role. Network checks run "
         "concurrently, each with a timeout. Nothing is changed anywhere.",
         epilog=EXIT_STATUS,
         formatter_class=HelpFormatter,

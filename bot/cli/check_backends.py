@@ -251,6 +251,7 @@ def check_exchange(
     authenticated round trip. Connect-ExchangeOnline itself runs only with a real command."""
     label = f"tenant {name} (exchange)"
     winrm = tenant.winrm
+    assert winrm is not None  # a transport: winrm tenant (REST tenants: bot/cli/check_rest.py)
     read_s = max(2, int(timeout_s))
     try:
         settings = WinRMSettings(

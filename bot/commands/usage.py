@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from approvals import Workflow
 from approvals.proposals import Offer
@@ -24,10 +23,7 @@ from bot.config.schema import ExchangeTenant
 from bot.errors import CommandError
 from bot.tenants import TenantRegistry
 from providers import ProviderError, Target, Verb
-from providers.microsoft import AccessTokens
-from providers.microsoft.certificate import load_certificate
 from providers.microsoft.graph_signins import GraphSignIns
-from providers.microsoft.msal_tokens import MsalTokens
 from providers.microsoft.smtp_usage import UsageReport, read_usage
 
 __all__ = ["OFFER_TTL", "UsageAnswer", "UsageService"]
@@ -37,7 +33,7 @@ _GRAPH_KEYS = (
     "`/smtp usage` reads the sign-in logs through Microsoft Graph with the tenant's own app "
     "and certificate, which `{tenant}` does not have: add `certificate_path` (the app's "
     "certificate with its private key, PEM or PKCS#12) and `certificate_password` if it "
-    "has one (the bot signs in as `app_id` to the tenant `organization`); the app needs "
+    "has one (the bot signs in as `app_id` to `tenant_id`, default `organization`); the app needs "
     "the Microsoft Graph application permission AuditLog.Read.All with admin consent "
     "(docs/configuration.md)."
 )
@@ -134,7 +130,8 @@ class UsageService:
                 assert isinstance(config, ExchangeTenant)
                 app = config.microsoft_app()
                 assert app is not None  # precheck
-                tokens = _tokens(self.tenants, tenant, config)
+                tokens = self.tenants.tokens(tenant)  # shared with a REST tenant's provider
+                assert tokens is not None  # a tenant with certificate_path has one
                 self._clients[tenant] = GraphSignIns(
                     graph_url=app.graph_url,
                     tokens=tokens,
@@ -148,28 +145,6 @@ class UsageService:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
-
-
-def _tokens(tenants: TenantRegistry, name: str, config: ExchangeTenant) -> AccessTokens:
-    """The tenant's token source: the registry's shared one when it keeps one per tenant (a
-    REST tenant's Exchange calls and its Graph reads then share one msal cache), else msal
-    with the tenant's certificate, read when the first token is asked for."""
-    shared = getattr(tenants, "tokens", None)
-    if shared is not None:
-        tokens = shared(name)
-        if tokens is not None:
-            return tokens
-    app = config.microsoft_app()
-    assert app is not None  # precheck
-    return MsalTokens(
-        tenant_id=app.tenant_id,
-        app_id=app.app_id,
-        certificate=partial(load_certificate, app.certificate_path, app.certificate_password),
-        authority_host=app.authority_host,
-        verify_tls=app.verify_tls,
-        timeout_s=float(config.timeout or 30),
-        tenant_key="tenant_id" if config.tenant_id else "organization",
-    )
 
 
 def _why_no_offer(report: UsageReport, may_request: bool, tenant: str) -> str:

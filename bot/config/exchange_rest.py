@@ -34,10 +34,10 @@ __all__ = [
     "microsoft_app",
 ]
 
-# a tenant ID: its GUID, or a domain of the tenant (contoso.onmicrosoft.com)
+# a tenant ID: its GUID, or its initial domain (contoso.onmicrosoft.com; .us: US Government)
 GUID_OR_DOMAIN = (
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$"
+    r"|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.onmicrosoft\.(?:com|us))$"
 )
 # an override of a cloud's host: https, a host and maybe a port, no path
 HTTPS_ROOT = r"^https://[A-Za-z0-9.\-\[\]:]+(?::\d+)?/?$"

@@ -33,7 +33,7 @@ _EXPECTED = {
     "certificate_thumbprint": "the certificate's thumbprint: 40 hexadecimal digits",
     "allowed_team_ids": "a Slack team ID like T0123ABCD",
     "tenant_id": "the tenant's ID, a GUID like 8f1c2b4e-1111-4a5b-9c3d-0123456789ab, or its "
-    "domain like contoso.onmicrosoft.com",
+    "*.onmicrosoft.com domain like contoso.onmicrosoft.com",
     "authority_host": "an https:// URL with no path, like https://login.microsoftonline.us",
     "exchange_url": "an https:// URL with no path, like https://outlook.office365.us",
     "graph_url": "an https:// URL with no path, like https://graph.microsoft.us",

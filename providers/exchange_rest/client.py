@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from contextvars import copy_context
 from typing import Any, TypeVar
 
@@ -32,7 +33,13 @@ import httpx
 from providers import deadline
 from providers.errors import ProtocolError, ProviderError, ProviderTimeout, Unavailable
 from providers.exchange_rest.replies import RETRY_STATUS, outcome_of
-from providers.exchange_rest.wire import Command, Outcome, anchor_mailbox
+from providers.exchange_rest.wire import (
+    Command,
+    Outcome,
+    anchor_mailbox,
+    batch_headers,
+    invoke_headers,
+)
 from providers.exchange_rest.wire import retry_after_s as parse_retry_after
 from providers.http_deadline import deadline_transport
 from providers.microsoft.tokens import AccessTokens
@@ -45,8 +52,6 @@ T = TypeVar("T")
 
 BATCH_LIMIT = 10  # sub-requests per $batch (CIPP's limit for this endpoint)
 _MAX_PAGES = 200
-_ACCEPT = "application/json; odata.metadata=minimal"
-_JSON = "application/json; charset=utf-8"
 
 
 class ExoRestClient:
@@ -82,12 +87,15 @@ class ExoRestClient:
         self._seen_tokens: set[str] = set()
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="exo-rest")
+        self._side = ThreadPoolExecutor(1, thread_name_prefix="exo-rest-side")
+        self._side_call = threading.local()
         if transport is None:
             transport = deadline_transport(
                 httpx.HTTPTransport(
                     verify=build_ssl_context(verify_tls),
                     limits=httpx.Limits(
-                        max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                        max_connections=max_concurrency + 1,  # + the side call (``submit``)
+                        max_keepalive_connections=max_concurrency + 1,
                     ),
                     socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
                     trust_env=False,  # no environment proxy or CA may redirect the bearer token
@@ -102,6 +110,7 @@ class ExoRestClient:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._side.shutdown(wait=True, cancel_futures=True)
         self._http.close()
 
     def scrub(self, text: str) -> str:
@@ -111,9 +120,18 @@ class ExoRestClient:
         return text
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
-        """Run ``fn`` on the client's pool, in a copy of this context (the deadline goes along).
-        ``fn`` must not wait for other pool work."""
-        return self._pool.submit(copy_context().run, fn)
+        """Run ``fn`` (one small call, e.g. the organisation's read) beside the batches: on its
+        own thread and connection, outside ``max_concurrency``, so it never takes a batch's
+        place. In a copy of this context: the deadline goes along."""
+
+        def side() -> T:
+            self._side_call.active = True
+            try:
+                return fn()
+            finally:
+                self._side_call.active = False
+
+        return self._side.submit(copy_context().run, side)
 
     # -- the three entry points -------------------------------------------------------------
 
@@ -135,8 +153,9 @@ class ExoRestClient:
         value: list[Mapping[str, Any]] = []
         warnings: list[str] = []
         for _ in range(_MAX_PAGES):
+            headers = invoke_headers(command, self._anchor)  # a fresh client-request-id
             try:
-                status, headers, body = self._post(url, command.encoded(), self._headers(command))
+                status, _, body = self._post(url, command.encoded(), headers)
             except ProviderError as exc:
                 return Outcome(failure=exc)
             page = outcome_of(command, status, body, self.scrub)
@@ -233,7 +252,8 @@ class ExoRestClient:
         self._seen_tokens.add(token)
         headers = {**headers, "Authorization": f"Bearer {token}"}
         try:
-            with self._slots, deadline.budget(self._timeout_s):
+            side = getattr(self._side_call, "active", False)
+            with self._slots if not side else nullcontext(), deadline.budget(self._timeout_s):
                 return self._http.post(url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             if deadline.expired():
@@ -254,20 +274,13 @@ class ExoRestClient:
                 "id": key,
                 "method": "POST",
                 "url": self._invoke_url + command.query(),
-                "headers": self._headers(command),
+                "headers": invoke_headers(command, self._anchor),
                 "body": command.body(),
             }
             for key, command in commands.items()
         ]
         payload = json.dumps({"requests": requests}, ensure_ascii=False).encode()
-        headers = {
-            "Accept": "application/json",
-            "Content-Type": _JSON,
-            "Prefer": "odata.continue-on-error",
-            "X-AnchorMailbox": self._anchor,
-            "client-request-id": str(uuid.uuid4()),
-        }
-        status, _, body = self._post(self._batch_url, payload, headers)
+        status, _, body = self._post(self._batch_url, payload, batch_headers(self._anchor))
         whole = outcome_of(None, status, body, self.scrub)
         if whole.failure is not None:
             raise whole.failure
@@ -295,18 +308,6 @@ class ExoRestClient:
         if not outcome.ok or not next_link:
             return outcome
         return self.invoke(command)  # more pages: fetch the whole answer the plain way
-
-    def _headers(self, command: Command) -> dict[str, str]:
-        return {
-            "Accept": _ACCEPT,
-            "Content-Type": _JSON,
-            "Prefer": "odata.maxpagesize=1000",
-            "X-AnchorMailbox": self._anchor,
-            "X-CmdletName": command.cmdlet,
-            "X-ResponseFormat": "json",
-            "X-ClientApplication": "smtp-bot",
-            "client-request-id": str(uuid.uuid4()),
-        }
 
     def _same_origin(self, link: str) -> str:
         """A next-page link may only point back at the Exchange endpoint: the bearer token

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ __all__ = [
     "Command",
     "Outcome",
     "anchor_mailbox",
+    "batch_headers",
     "cmdlet_error",
+    "invoke_headers",
     "retry_after_s",
 ]
 
@@ -36,6 +39,8 @@ ALLOWED: dict[str, frozenset[str]] = {
 # The system mailbox CIPP and ExoHelper anchor app-only requests to.
 _SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 _MAX_RETRY_AFTER_S = 60.0
+_ACCEPT = "application/json; odata.metadata=minimal"
+_JSON = "application/json; charset=utf-8"
 
 JsonScalar = str | bool | int | None
 
@@ -137,6 +142,31 @@ def cmdlet_error(body: object) -> dict[str, str] | None:
         "reason": reason,
         "fqid": str(error.get("code") or ""),
         "message": message,
+    }
+
+
+def invoke_headers(command: Command, anchor: str) -> dict[str, str]:
+    """Headers of one InvokeCommand (also of a $batch sub-request), bearer token aside."""
+    return {
+        "Accept": _ACCEPT,
+        "Content-Type": _JSON,
+        "Prefer": "odata.maxpagesize=1000",
+        "X-AnchorMailbox": anchor,
+        "X-CmdletName": command.cmdlet,
+        "X-ResponseFormat": "json",
+        "X-ClientApplication": "smtp-bot",
+        "client-request-id": str(uuid.uuid4()),
+    }
+
+
+def batch_headers(anchor: str) -> dict[str, str]:
+    """Headers of the $batch request itself: one failing cmdlet must not stop the others."""
+    return {
+        "Accept": "application/json",
+        "Content-Type": _JSON,
+        "Prefer": "odata.continue-on-error",
+        "X-AnchorMailbox": anchor,
+        "client-request-id": str(uuid.uuid4()),
     }
 
 

@@ -223,14 +223,22 @@ def test_an_unset_password_variable_is_said_once(tmp_path: Path, cert: AppCert) 
 
 
 @pytest.mark.parametrize(
-    "tenant_id", ["not a tenant", "contoso", "https://login.microsoftonline.com/x", "1234-5678"]
+    "tenant_id",
+    [
+        "not a tenant",
+        "contoso",
+        "https://login.microsoftonline.com/x",
+        "1234-5678",
+        "contoso.com",
+        "contoso.onmicrosoft.com/..",
+    ],
 )
 def test_a_tenant_id_that_is_neither_a_guid_nor_a_domain(
     tmp_path: Path, pem: Path, tenant_id: str
 ) -> None:
     said = problems(rest(tmp_path, pem, tenant_id=f'"{tenant_id}"'))
     assert "tenants.contoso.tenant_id (smtp-bot.yml, line 5)" in said
-    assert "expected the tenant's ID, a GUID like" in said and "or its domain like" in said
+    assert "expected the tenant's ID, a GUID like" in said and "*.onmicrosoft.com domain" in said
 
 
 def test_a_tenant_id_may_be_the_tenants_domain(tmp_path: Path, pem: Path) -> None:

@@ -86,6 +86,7 @@ class FakeExchangeRest:
         self.invoke_latency_s, self.batch_latency_s = invoke_latency_s, batch_latency_s
         self.page_size, self.stale_reads = page_size, stale_reads
         self.roles_missing = False
+        self.set_refusals: dict[str, PSError] = {}  # mailbox GUID -> what Set-CASMailbox raises
         self.served: list[Served] = []
         self.violations: list[str] = []
         self.max_in_flight = 0
@@ -291,6 +292,8 @@ class FakeExchangeRest:
         (box,) = org._get_cas(identity)
         org.calls.get_cas -= 1  # the lookup is part of Set-CASMailbox
         value = p["SmtpClientAuthenticationDisabled"]
+        if box.guid in self.set_refusals:
+            raise self.set_refusals[box.guid]
         if box.smtp_auth_disabled is value:
             org.calls.set_cas += 1
             return [], [f"The command completed successfully but no settings of '{box.upn}' "

@@ -28,6 +28,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,6 +128,9 @@ class FakeLogin:
         self.requests: list[TokenRequest] = []
         self.discoveries: list[str] = []  # tenants asked for their OpenID configuration
         self.apps: dict[str, _App] = {}
+        # resource -> who mints its tokens instead of this fake (a resource's own fake that
+        # only accepts tokens it knows, e.g. FakeExchangeRest.issue_token)
+        self.issuers: dict[str, Callable[[], str]] = {}
         self._key = secrets.token_bytes(32)  # signs the access tokens this fake issues
         self._tls = tls
         self._lock = threading.Lock()
@@ -233,7 +237,9 @@ class FakeLogin:
             "token_type": "Bearer",
             "expires_in": self.expires_in,
             "ext_expires_in": self.expires_in,
-            "access_token": jwt.encode(claims, self._key, algorithm="HS256"),
+            "access_token": issuer()
+            if (issuer := self.issuers.get(resource))
+            else jwt.encode(claims, self._key, algorithm="HS256"),
         }
 
     def _judge(

@@ -18,6 +18,7 @@ from providers.errors import (
     AuthError,
     ProtocolError,
     ProviderTimeout,
+    Rejected,
     TargetNotFound,
     Unavailable,
 )
@@ -25,7 +26,7 @@ from providers.exchange_rest import ExchangeRestProvider
 from providers.exchange_rest.client import ExoRestClient
 from providers.exchange_rest.wire import Command
 from providers.targets import Target, Verb
-from tests.fakes.exchange_emulator import FakeExchangeOrg
+from tests.fakes.exchange_emulator import FakeExchangeOrg, PSError
 from tests.fakes.exchange_rest import FakeExchangeRest, FakeExoTokens
 
 Make = Callable[..., ExchangeRestProvider]
@@ -73,7 +74,7 @@ def test_bulk_disable_reads_every_mailbox_back_with_several_batches_in_flight(
     assert all(r.ok for r in results), [r.message for r in results if not r.ok]
     assert all(exo_rest_org.mailbox(t.name).smtp_auth_disabled is True for t in targets)
     assert exo_rest.max_in_flight > 1
-    assert exo_rest.max_in_flight <= 4
+    assert exo_rest.max_in_flight <= 4 + 1  # 4 batches, and the org's read beside them
 
 
 def test_per_item_errors_inside_a_batch_are_typed(
@@ -86,6 +87,23 @@ def test_per_item_errors_inside_a_batch_are_typed(
     assert isinstance(results[2].error, AmbiguousTarget)
     assert "Ex6F9304|Microsoft.Exchange.Configuration.Tasks" in results[1].error.detail
     assert all(r.ok for i, r in enumerate(results) if i not in (1, 2))
+
+
+def test_a_cmdlet_refusal_is_rejected_with_exchanges_reason_and_the_cause_in_detail(
+    make_rest: Make, exo_rest: FakeExchangeRest, exo_rest_org: FakeExchangeOrg
+) -> None:
+    box = exo_rest_org.mailbox("bob@contoso.com")
+    exo_rest.set_refusals[box.guid] = PSError(
+        "System.Exception",
+        "Ex2F4A41|Microsoft.Exchange.Data.DataValidationException|The mailbox is on hold.",
+        reason="DataValidationException",
+    )
+    (result,) = make_rest().apply(Verb.DISABLE, [Target.parse("bob@contoso.com")])
+    assert isinstance(result.error, Rejected)
+    assert "The mailbox is on hold." in result.message
+    assert "DataValidationException" in result.error.detail
+    assert not result.error.before_change  # the Set was sent; Exchange refused it
+    assert box.smtp_auth_disabled is None
 
 
 def test_429_on_the_request_waits_retry_after_then_succeeds(

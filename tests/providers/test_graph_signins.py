@@ -36,11 +36,24 @@ def graph(tmp_path) -> Iterator[tuple[FakeGraph, str]]:
         yield fake, fake.ca_file(str(tmp_path / "graph-ca.pem"))
 
 
+_MADE: list[GraphSignIns] = []
+
+
+@pytest.fixture(autouse=True)
+def _closed() -> Iterator[None]:
+    """Every client a test made is closed after it (its pooled TLS connections)."""
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def _client(graph: tuple[FakeGraph, str], **kw) -> GraphSignIns:
     fake, ca = graph
-    return GraphSignIns(
+    client = GraphSignIns(
         graph_url=fake.url, tokens=FakeGraphTokens(fake, ca), verify=ca, sleep=lambda s: None, **kw
     )
+    _MADE.append(client)
+    return client
 
 
 def test_the_filter_is_exact_and_holds_only_constants_and_the_computed_window() -> None:
@@ -123,6 +136,7 @@ def test_throttling_waits_for_retry_after_a_bounded_number_of_times(graph) -> No
     client = GraphSignIns(
         graph_url=fake.url, tokens=FakeGraphTokens(fake, ca), verify=ca, sleep=waits.append
     )
+    _MADE.append(client)
     assert len(client.smtp_auth_sign_ins(NOW - timedelta(days=1)).sign_ins) == 1
     assert len(waits) == 2 and all(3 <= w < 3.3 for w in waits)
     fake.throttle = 10
@@ -175,6 +189,7 @@ def test_an_unknown_token_is_an_auth_error_and_the_url_must_be_https(graph) -> N
 def test_the_server_certificate_is_verified_against_the_configured_bundle(graph) -> None:
     fake, ca = graph
     client = GraphSignIns(graph_url=fake.url, tokens=FakeGraphTokens(fake, ca), verify=True)
+    _MADE.append(client)
     with pytest.raises(Unavailable):  # the system store does not know the test CA
         client.smtp_auth_sign_ins(NOW)
     assert fake.sign_in_requests() == []

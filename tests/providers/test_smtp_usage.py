@@ -34,7 +34,9 @@ def graph(tmp_path) -> Iterator[tuple[FakeGraph, GraphSignIns]]:
     with FakeGraph() as fake:
         ca = fake.ca_file(str(tmp_path / "ca.pem"))
         tokens = FakeGraphTokens(fake, ca)
-        yield fake, GraphSignIns(graph_url=fake.url, tokens=tokens, verify=ca)
+        client = GraphSignIns(graph_url=fake.url, tokens=tokens, verify=ca)
+        yield fake, client
+        client.close()
 
 
 def _seed(fake: FakeGraph) -> None:
