@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
 from tests.e2e.test_walking_skeleton import _wait_status
 from tests.fakes.app_certs import make_app_cert
 from tests.fakes.exchange_emulator import FakeExchangeOrg
+from tests.fakes.exchange_rest import FakeExchangeRest
 from tests.fakes.graph_signins import FakeGraph
 from tests.fakes.ms_login import FakeLogin
 from tests.fakes.slack_api import FakeSlack
@@ -65,6 +66,21 @@ tenants:
     allow_plaintext: true
     channel: C0EXCH
     notify_approvers: false
+  fabrikam:
+    provider: exchange
+    transport: rest
+    tenant_id: {tenant_id}
+    organization: contoso.onmicrosoft.com
+    app_id: {app_id}
+    certificate_path: {certificate}
+    authority_host: {login_url}
+    exchange_url: {rest_url}
+    graph_url: {graph_url}
+    verify_tls: {ca}
+    domains: [fabrikam.com]
+    approvers: [{approver}, {approver2}]
+    channel: C0REST
+    notify_approvers: false
   nograph:
     provider: exchange
     organization: nograph.onmicrosoft.com
@@ -94,6 +110,7 @@ class UsageBot:
     login: FakeLogin
     org: FakeExchangeOrg
     host: FakeWinRMHost
+    rest: FakeExchangeRest  # the REST tenant's Exchange Online (its own organisation)
     applied: list[tuple[str, str, bool | None]]  # (scope, identity, value) in the order set
 
 
@@ -131,6 +148,11 @@ def usage_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UsageBot]:
         return True
 
     graph.accept = issued_by_login
+    rest = FakeExchangeRest(
+        FakeExchangeOrg(org_disabled=False), tls=server_tls(ca), tenant_id=TENANT_ID
+    ).start()
+    login.register_app(APP_ID, cert.cert_pem, roles={rest.url: ["Exchange.ManageAsApp"]})
+    login.issuers[rest.url] = rest.issue_token  # Exchange accepts the tokens it knows
     org = FakeExchangeOrg(org_disabled=False)
     applied: list[tuple[str, str, bool | None]] = []
     _recording(org, applied)
@@ -145,6 +167,8 @@ def usage_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UsageBot]:
             certificate=certificate,
             login_url=login.url,
             graph_url=graph.url,
+            rest_url=rest.url,
+            tenant_id=TENANT_ID,
             ca=ca_path,
             whm_url=whm.url,
             approver=APPROVER,
@@ -156,7 +180,7 @@ def usage_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UsageBot]:
     try:
         process, url, log_path = launch(workdir, env)
     except BaseException:
-        for fake in (slack, whm, graph, login):
+        for fake in (slack, whm, graph, login, rest):
             fake.stop()
         host.__exit__(None, None, None)
         raise
@@ -165,10 +189,10 @@ def usage_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UsageBot]:
         url, process, f"sqlite:///{workdir / 'smtp-bot.db'}", log_path, slack, whm, sender, host
     )
     try:
-        yield UsageBot(bot, graph, login, org, host, applied)
+        yield UsageBot(bot, graph, login, org, host, rest, applied)
     finally:
         stop(process)
-        for fake in (slack, whm, graph, login):
+        for fake in (slack, whm, graph, login, rest):
             fake.stop()
         host.__exit__(None, None, None)
 
@@ -359,3 +383,38 @@ def test_a_failed_exception_leaves_the_organisation_as_it_was(usage_bot: UsageBo
     )
     assert "The organisation was NOT switched" in result.args["text"]
     assert "fax@contoso.com" in result.args["text"]
+
+
+def test_a_rest_tenant_reads_and_applies_through_invoke_command(usage_bot: UsageBot) -> None:
+    """transport: rest: the same answer and the same one request, every Exchange call as
+    JSON (InvokeCommand/$batch); contoso.com users are outside this tenant's domains."""
+    ub = usage_bot
+    org = ub.rest.org
+    copier = org.add_mailbox("copier@fabrikam.com")  # $null: would break
+    app = org.add_mailbox("app@fabrikam.com", disabled=False)
+    ub.graph.add("copier@fabrikam.com", datetime.now(UTC), "192.0.2.10")
+    ub.graph.add("app@fabrikam.com", datetime.now(UTC), "192.0.2.11")
+    _, blocks = _ask(ub, "usage fabrikam --since 1d")
+    body = json.dumps(blocks, ensure_ascii=False)
+    assert "outside the domains of `fabrikam`" in body  # the contoso.com users of the log
+    button = _button(blocks)
+    assert button["text"]["text"] == "Request org-wide disable, keeping these 2"
+    before = ub.bot.query("SELECT max(id) FROM change_request")[0][0] or 0
+    ub.bot.sender.press(
+        button["action_id"], button["value"], user=REQUESTER, channel="C0OPS", message_ts="1.4"
+    )
+    ub.bot.slack.wait_for_call(
+        "response_url", lambda c: f"Request #{before + 1} " in (c.args.get("text") or ""), 20
+    )
+    request_id = before + 1
+    ts = _card_ref(ub.bot, request_id)
+    for approver in (APPROVER, APPROVER_2):
+        ub.bot.sender.press(
+            "smtp_approve", str(request_id), user=approver, channel="C0REST", message_ts=ts
+        )
+    _wait_status(ub.bot, request_id, "succeeded", timeout=30)
+    assert org.org_disabled is True
+    assert copier.smtp_auth_disabled is False and app.smtp_auth_disabled is False
+    sets = [c for s in ub.rest.served for c in s.cmdlets if c.startswith("Set-")]
+    assert sets[-1] == "Set-TransportConfig" and "Set-CASMailbox" in sets  # exceptions first
+    assert ub.rest.violations == []
