@@ -10,8 +10,6 @@ and a tenant with a Microsoft Entra ID P1 or P2 licence; both refusals are worde
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import socket
 import ssl
@@ -32,6 +30,13 @@ from providers.microsoft.graph_errors import (
     graph_error,
     retry_after,
 )
+from providers.microsoft.signin_query import (
+    SMTP_CLIENT_APP,
+    odata_datetime,
+    odata_string,
+    smtp_auth_filter,
+    token_roles,
+)
 from providers.microsoft.tokens import AccessTokens
 
 __all__ = [
@@ -47,30 +52,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SMTP_CLIENT_APP = "Authenticated SMTP"  # signIn.clientAppUsed of SMTP AUTH client submission
 SIGNINS_PATH = "/v1.0/auditLogs/signIns"
 PAGE_SIZE = 1000  # Graph's maximum (and default) page size for signIns
 _THROTTLED = (429, 503, 504)
-
-
-def odata_string(value: str) -> str:
-    """An OData string literal: single quotes, an embedded quote doubled."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def odata_datetime(moment: datetime) -> str:
-    """An OData DateTimeOffset literal in UTC (``2026-11-26T11:34:22Z``); aware datetimes only."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: use an aware UTC datetime")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def smtp_auth_filter(since: datetime) -> str:
-    """Successful SMTP AUTH sign-ins since ``since``: the whole filter, built from constants."""
-    return (
-        f"clientAppUsed eq {odata_string(SMTP_CLIENT_APP)} and "
-        f"createdDateTime ge {odata_datetime(since)} and status/errorCode eq 0"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +74,6 @@ class SignInLog:
     sign_ins: tuple[SignIn, ...]
     pages: int
     truncated: bool = False
-
-
-def _roles(token: str) -> list[str] | None:
-    """The ``roles`` claim of a JWT access token (read, not verified: Graph verifies it);
-    None when the token is not a JWT we can read."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(claims, dict):
-        return None
-    roles = claims.get("roles", [])
-    return [str(r) for r in roles] if isinstance(roles, list) else None
 
 
 def _parse_time(value: object) -> datetime:
@@ -215,7 +182,7 @@ class GraphSignIns:
 
     def _token(self) -> str:
         token = self._tokens.bearer(self._scope)
-        roles = _roles(token)
+        roles = token_roles(token)
         if roles is not None and AUDIT_PERMISSION not in roles:
             raise AuthError(
                 MISSING_PERMISSION, detail="the token's roles lack it", before_change=True
