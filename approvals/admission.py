@@ -34,10 +34,13 @@ def admit(
     requester: str,
     now: datetime,
     limit: RequestLimit | None,
+    target_verbs: Sequence[str | None] | None = None,
 ) -> None:
     """Raise an AdmissionRefused if the request may not be stored; hold the locks otherwise."""
     serialise(s, lock_key("tenant", tenant), lock_key("requester", requester))
-    check_duplicates(s, tenant=tenant, verb=verb, targets=targets, now=now)
+    check_duplicates(
+        s, tenant=tenant, verb=verb, targets=targets, now=now, target_verbs=target_verbs
+    )
     if limit is not None:
         check_request_limit(s, limit, requester=requester)
 

@@ -25,16 +25,25 @@ _CHUNK = 500  # targets per IN (...) list: well under every driver's parameter l
 
 
 def check_duplicates(
-    s: Session, *, tenant: str, verb: str, targets: Sequence[str], now: datetime
+    s: Session,
+    *,
+    tenant: str,
+    verb: str,
+    targets: Sequence[str],
+    now: datetime,
+    target_verbs: Sequence[str | None] | None = None,
 ) -> None:
     """Raise DuplicateRequest or TargetsPending if pending requests of ``tenant`` (not yet
-    expired at ``now``) already hold ``targets``."""
+    expired at ``now``) already hold ``targets``. A duplicate also has the same verb for
+    every target (``target_verbs``: each target's own, None for the request's)."""
     wanted = list(dict.fromkeys(targets))
-    hits: dict[int, set[str]] = defaultdict(set)
+    own = dict(zip(targets, target_verbs or [None] * len(targets), strict=True))
+    mine = {t: own.get(t) or verb for t in wanted}
+    hits: dict[int, dict[str, str]] = defaultdict(dict)
     requests: dict[int, ChangeRequest] = {}
     for start in range(0, len(wanted), _CHUNK):
         rows = s.exec(
-            select(RequestTarget.target, ChangeRequest)
+            select(RequestTarget.target, RequestTarget.verb, ChangeRequest)
             .join(ChangeRequest, col(ChangeRequest.id) == col(RequestTarget.request_id))
             .where(
                 ChangeRequest.tenant == tenant,
@@ -43,15 +52,15 @@ def check_duplicates(
                 col(RequestTarget.target).in_(wanted[start : start + _CHUNK]),
             )
         ).all()
-        for target, request in rows:
+        for target, target_verb, request in rows:
             assert request.id is not None
-            hits[request.id].add(target)
+            hits[request.id][target] = target_verb or request.verb
             requests[request.id] = request
     if not hits:
         return
     for request_id in sorted(hits):
         request = requests[request_id]
-        if request.verb == verb and hits[request_id] == set(wanted):
+        if request.verb == verb and hits[request_id] == mine:
             if _target_count(s, request_id) == len(wanted):
                 raise DuplicateRequest(
                     request_id, card_channel=request.card_channel, card_ref=request.card_ref

@@ -12,7 +12,8 @@
     │   ├── RequestLimitReached the requester made too many requests in the window
     │   ├── DuplicateRequest    a pending request already asks for exactly this
     │   └── TargetsPending      some target is already in another pending request
-    └── ReadLimitReached        the reader made too many live-state reads in the window
+    ├── ReadLimitReached        the reader made too many live-state reads in the window
+    └── ProposalUnavailable     an offered change can no longer be requested (see message)
 
 ``str(error)`` is a sentence fit to show the actor.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "NotAllowed",
     "NotAnApprover",
     "PendingTarget",
+    "ProposalUnavailable",
     "ReadLimitReached",
     "RequestLimitReached",
     "RequestNotFound",
@@ -171,3 +173,14 @@ class ReadLimitReached(WorkflowError):
         )
         self.count = count
         self.limit = limit
+
+
+class ProposalUnavailable(WorkflowError):
+    """An offered change cannot be requested: unknown, offered to someone else, expired, or
+    requested already (``request_id``)."""
+
+    code = "proposal_unavailable"
+
+    def __init__(self, message: str, *, request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id

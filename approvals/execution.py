@@ -214,6 +214,8 @@ class Execution(Part):
             row.state = _stored_state(record)
             s.add(row)
             detail: dict[str, object] = {"message": record.message}
+            if row.verb:  # a target with a verb of its own (a request of several steps)
+                detail["verb"] = row.verb
             if record.error:
                 detail["error"] = record.error
             audit.record(

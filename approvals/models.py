@@ -186,6 +186,7 @@ class RequestTarget(SQLModel, table=True):
     request_id: int = Field(foreign_key="change_request.id", index=True)
     position: int
     target: str = Field(max_length=300, index=True)  # history and "a later change wins"
+    verb: str | None = Field(default=None, max_length=32)  # own verb, else the request's
     outcome: str = Field(default=TargetOutcome.PENDING.value, max_length=16)
     message: str | None = Field(default=None, max_length=2000)
     state: str | None = Field(default=None)  # JSON facts of the verified state

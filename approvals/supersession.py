@@ -25,6 +25,12 @@ LEAVES_STATE = ("purge",)
 _CHUNK = 500  # targets per IN list (well below every driver's parameter limit)
 
 
+def _sets_state() -> ColumnElement[bool]:
+    """The target's own verb (else its request's) is one that sets a state."""
+    verb = func.coalesce(col(RequestTarget.verb), col(ChangeRequest.verb))
+    return verb.not_in(LEAVES_STATE)
+
+
 def same_target(target: str) -> ColumnElement[bool]:
     """Rows naming ``target``: equal, or the same ``name=`` with another value."""
     column = col(RequestTarget.target)
@@ -42,7 +48,7 @@ def superseded_by(s: Session, request: ChangeRequest, target: str) -> int | None
         .where(
             ChangeRequest.tenant == request.tenant,
             col(ChangeRequest.id) > request.id,
-            col(ChangeRequest.verb).not_in(LEAVES_STATE),
+            _sets_state(),
             same_target(target),
             RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
         )
@@ -68,7 +74,7 @@ def superseded_many(s: Session, request: ChangeRequest, targets: Sequence[str]) 
             .where(
                 ChangeRequest.tenant == request.tenant,
                 col(ChangeRequest.id) > request.id,
-                col(ChangeRequest.verb).not_in(LEAVES_STATE),
+                _sets_state(),
                 col(RequestTarget.target).in_(chunk),
                 RequestTarget.outcome == TargetOutcome.SUCCEEDED.value,
             )

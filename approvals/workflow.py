@@ -33,6 +33,7 @@ from approvals.models import (
     utcnow,
 )
 from approvals.policy import DirectMembership, Membership, TenantPolicy
+from approvals.proposals import Proposals
 from approvals.queries import Queries
 from approvals.workflow_base import (
     EXECUTE,
@@ -71,6 +72,7 @@ class Workflow:
         self.cards = CardSync(ctx)
         self.queries = Queries(ctx)
         self.expansion = Expansion(ctx)
+        self.proposals = Proposals(ctx)
         # a job given up after max_attempts ends what it was doing, in the same transaction
         self.jobs.on_give_up(EXECUTE, self.execution.give_up)
         self.jobs.on_give_up(REVERT, self.execution.give_up_revert)
@@ -94,8 +96,15 @@ class Workflow:
         limit: RequestLimit | None = None,
         note: str | None = None,
         plan: str | None = None,
+        target_verbs: Sequence[str | None] | None = None,
+        proposal_id: int | None = None,
     ) -> RequestView:
         """Store a new pending request; raises NotARequester if the policy forbids it.
+
+        ``target_verbs`` (one per target; None: the request's ``verb``) gives targets a verb
+        of their own: the request then runs as steps in position order (approvals.steps). A
+        request with several verbs has no timed revert. ``proposal_id``: the offer this
+        request is made from, claimed in the same transaction (``approvals.proposals``).
 
         With ``revert_after``, a successful change is undone by ``revert_verb`` after that
         long, without a new approval (it was approved with the original). ``intake_id``: the
@@ -105,6 +114,9 @@ class Workflow:
         ``plan``: how the caller chose the targets (opaque JSON, handed back with the request)."""
         if not targets:
             raise ValueError("a request needs at least one target")
+        verbs = _own_verbs(verb, targets, target_verbs)
+        if any(verbs) and revert_after:
+            raise ValueError("a request with several verbs cannot be reverted automatically")
         policy = self._policies(tenant)
         if not policy.may_request(requester, self._membership):
             with self.db.transaction() as s:
@@ -125,6 +137,7 @@ class Workflow:
                 requester=requester,
                 now=now,
                 limit=limit,
+                target_verbs=verbs,
             )
             request = ChangeRequest(
                 tenant=tenant,
@@ -143,9 +156,11 @@ class Workflow:
             )
             s.add(request)
             s.flush()
+            if proposal_id is not None:
+                self.proposals.claim(s, proposal_id, actor=requester, request=request)
             rows = [
-                RequestTarget(request_id=request.id, position=position, target=target)
-                for position, target in enumerate(targets)
+                RequestTarget(request_id=request.id, position=position, target=target, verb=own)
+                for position, (target, own) in enumerate(zip(targets, verbs, strict=True))
             ]
             s.add_all(rows)
             audit.record(
@@ -160,6 +175,7 @@ class Workflow:
                     "reason": reason,
                     "targets": list(targets),
                     "revert_after_s": request.revert_after_s,
+                    **_verbs_detail(targets, verbs),
                 }
                 | ({"note": request.note} if request.note else {}),
             )
@@ -307,3 +323,20 @@ class Workflow:
     def count_events(self, *, actor: str, event: str, since: datetime) -> int:
         """How many ``event`` rows ``actor`` caused since ``since``."""
         return self.queries.count_events(actor=actor, event=event, since=since)
+
+
+def _own_verbs(
+    verb: str, targets: Sequence[str], target_verbs: Sequence[str | None] | None
+) -> list[str | None]:
+    """Each target's own verb where it differs from the request's, else None."""
+    if target_verbs is None:
+        return [None] * len(targets)
+    if len(target_verbs) != len(targets):
+        raise ValueError("target_verbs needs one entry per target")
+    return [v if v and v != verb else None for v in target_verbs]
+
+
+def _verbs_detail(targets: Sequence[str], verbs: Sequence[str | None]) -> dict[str, object]:
+    """For the audit trail: the targets that have a verb of their own, and which."""
+    own = {t: v for t, v in zip(targets, verbs, strict=True) if v}
+    return {"target_verbs": own} if own else {}

@@ -25,6 +25,7 @@ from approvals.jobs import JobQueue
 from approvals.leases import holder_name
 from bot.commands.access import AccessPolicy
 from bot.commands.service import CommandService
+from bot.commands.usage import UsageService
 from bot.config.schema import AppConfig, TenantConfig
 from bot.config.settings import Settings
 from bot.ops.observed import WorkerStatus
@@ -57,6 +58,7 @@ class Runtime:
     tenants: TenantRegistry
     workflow: Workflow
     service: CommandService
+    usage: UsageService
     client: WebClient
     cards: Cards
     executor: Executor
@@ -99,6 +101,7 @@ class Runtime:
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
+        self.usage.close()
         self.tenants.close()
         self.db.dispose()
 
@@ -141,6 +144,7 @@ def build_runtime(settings: Settings, config: AppConfig, db: Database) -> Runtim
         tenants=tenants,
         workflow=workflow,
         service=CommandService(workflow, tenants),
+        usage=UsageService(workflow, tenants),
         client=client,
         cards=cards,
         executor=Executor(workflow, tenants, cards),

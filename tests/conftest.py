@@ -23,7 +23,7 @@ POSTGRES_URL = os.environ.get(
     "SMTP_BOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("SMTP_BOT_REQUIRE_POSTGRES") == "1"
-_TABLES = ("audit_event", "approval", "request_target", "change_request", "intake")
+_TABLES = ("audit_event", "approval", "request_target", "proposal", "change_request", "intake")
 _pg_skip_reason: list[str] = []
 
 

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import approvals.drift_model  # noqa: F401  (registers the tables on SQLModel.metadata)
 import approvals.models  # noqa: F401
+import approvals.proposals  # noqa: F401  (and the proposal table)
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from bot.commands.grammar_limits import limit_targets, with_logins
 from bot.commands.grammar_top import Top, parse_top
 from bot.commands.typed_text import is_number, normalise, shown, split_reason
+from bot.commands.usage_grammar import Usage, parse_usage
 from bot.config.durations import parse_duration
 from bot.errors import UsageError
 from providers.errors import InvalidTarget
@@ -32,6 +33,7 @@ __all__ = [
     "Queue",
     "Status",
     "Top",
+    "Usage",
     "VERBS",
     "normalise",
     "parse",
@@ -71,6 +73,7 @@ VERBS = (
     "purge",
     "limit",
     "top",
+    "usage",
 )
 
 
@@ -124,7 +127,7 @@ class Cancel:
     request_id: int
 
 
-Command = Help | Change | Status | Queue | Top | ListRequests | History | Cancel
+Command = Help | Change | Status | Queue | Top | ListRequests | History | Cancel | Usage
 
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -199,8 +202,8 @@ def parse(text: str) -> Command:
         raise UsageError(f"{verb} takes no --reason.", verb=verb)
     if "limit" in options and verb not in ("history", "top"):
         raise UsageError("--limit only goes with history or top.", verb=verb)
-    if "since" in options and verb != "top":
-        raise UsageError("--since only goes with top.", verb=verb)
+    if "since" in options and verb not in ("top", "usage"):
+        raise UsageError("--since only goes with top or usage.", verb=verb)
     if "for" in options and verb == Verb.PURGE:
         raise UsageError("purge cannot be undone, so it takes no --for.", verb=verb)
     if "for" in options and verb not in TIMED_VERBS:
@@ -227,6 +230,8 @@ def parse(text: str) -> Command:
         return _history(tenant, positional[1:], options.get("limit"))
     if verb == "top":
         return parse_top(tenant, positional[1:], options)
+    if verb == "usage":
+        return parse_usage(tenant, positional[1:], options.get("since"))
     if verb == "policy":
         if len(positional) > 1:
             raise UsageError("policy takes only a tenant name.", verb=verb)

@@ -85,6 +85,13 @@ USAGE: dict[str, tuple[str, str]] = {
         "/smtp purge <tenant> <target …> [--reason TEXT]",
         "Delete the targets' queued outgoing mail and held messages (WHM). This cannot be undone.",
     ),
+    "usage": (
+        "/smtp usage <tenant> [--since 7d]",
+        "Who authenticated with SMTP AUTH in the window (at most 30d), from Microsoft Entra "
+        "sign-in logs, with each mailbox's own setting and what an org-wide disable would do "
+        "to them; offers to request that disable, keeping them allowed (Exchange; needs the "
+        "app's certificate and the Graph permission AuditLog.Read.All). Needs no approval.",
+    ),
     "list": (
         "/smtp list [tenant]",
         "Pending requests and their age, and timed restrictions in force with their end.",
@@ -116,6 +123,8 @@ def whole_tenant_note(kind: str, verb: str, targets: Iterable[str]) -> str:
 
 def _allowed(verbs: Iterable[str] | None) -> set[str]:
     allowed = set(USAGE) if verbs is None else set(verbs) | ALWAYS_AVAILABLE
+    if "reset" in allowed:  # an Exchange tenant: its sign-in logs can be read
+        allowed |= {"usage"}
     return allowed | {"policy"} if "set" in allowed else allowed
 
 
@@ -189,6 +198,8 @@ def _example(verb: str, tenants: list[str]) -> str:
         return f'/smtp limit {tenant} account:{tenant}1 100 --for 6h --reason "spam outbreak"'
     if verb == "top":
         return f"/smtp top {tenant} --since 2h --limit 5"
+    if verb == "usage":
+        return f"/smtp usage {tenant} --since 7d"
     if verb in ("status", "history", "queue"):
         return f"/smtp {verb} {tenant} user@{tenant}.example"
     if verb == "cancel":

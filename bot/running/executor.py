@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from approvals import RequestView, TargetOutcome, TargetRecord, Workflow
 from approvals.models import Job
+from approvals.steps import HELD_BACK, held_back_message, steps
 from approvals.workflow import EXECUTE, REVERT
 from bot.ops.logs import log_context
 from bot.running import all_accounts
@@ -27,8 +28,8 @@ __all__ = ["Executor"]
 
 log = logging.getLogger(__name__)
 
-_PENDING = TargetOutcome.PENDING.value
 _SUCCEEDED = TargetOutcome.SUCCEEDED.value
+_FAILED = TargetOutcome.FAILED.value
 PROGRESS_INTERVAL_S = 1.5  # chat.update is Tier 3; a card need not change faster than this
 JOB_BUDGET_S = 1800.0  # one job's provider calls, all of them; Exchange commands allow 900 s
 
@@ -89,28 +90,49 @@ class Executor:
         view = all_accounts.expand(self.workflow, self.tenants, view)  # --all-accounts, once
         redraw = self._redraw_meanwhile(view)
         req = view.request
-        # a resumed run skips the targets an earlier run already finished
-        todo = [Target.from_key(t.target) for t in view.targets if t.outcome == _PENDING]
-        log.info("executing %s on %s: %d target(s)", req.verb, req.tenant, len(todo))
-        size = self._batch_size(req.tenant) or max(len(todo), 1)
-        chunks = [todo[i : i + size] for i in range(0, len(todo), size)] or [[]]
+        plan = steps(view)  # one step unless targets carry verbs of their own
+        log.info(
+            "executing %s on %s: %d target(s) in %d step(s)",
+            req.verb,
+            req.tenant,
+            sum(len(step.pending) for step in plan),
+            len(plan),
+        )
+        size = self._batch_size(req.tenant)
+        unstored: list[TargetRecord] = []  # the last chunk's records go with the finish
         last_card = time.monotonic()
-        for chunk in chunks[:-1]:
-            records = self._apply(req.tenant, Verb(req.verb), chunk, request_id)
-            records = all_accounts.keep_before(view, records)
-            view = self.workflow.record_progress(request_id, records)
-            if time.monotonic() - last_card >= PROGRESS_INTERVAL_S:
-                redraw.join()  # the card's updates land in order
-                self.cards.update(view)  # "420 of 1,000 done" on the card, at most every 1.5 s
-                last_card = time.monotonic()
-        last = chunks[-1]
-        records = self._apply(req.tenant, Verb(req.verb), last, request_id) if last else []
-        records = all_accounts.keep_before(view, records)
-        final = self.workflow.finish_execution(request_id, records)
+        failed: tuple[str, int, int] | None = None  # the step that failed: verb, size, failures
+        for step in plan:
+            # a resumed run skips the targets an earlier run already finished
+            todo = [Target.from_key(t.target) for t in step.pending]
+            if failed is not None:  # a later step runs only once every earlier one succeeded
+                unstored += [_held_back(t, failed, self._backend(req.tenant)) for t in todo]
+                continue
+            bad = sum(t.outcome == _FAILED for t in step.targets)
+            chunk_size = size or max(len(todo), 1)
+            for chunk in (todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)):
+                if unstored:
+                    view = self.workflow.record_progress(request_id, unstored)
+                    if time.monotonic() - last_card >= PROGRESS_INTERVAL_S:
+                        redraw.join()  # the card's updates land in order
+                        self.cards.update(view)  # "420 of 1,000 done", at most every 1.5 s
+                        last_card = time.monotonic()
+                unstored = self._apply(req.tenant, Verb(step.verb), chunk, request_id)
+                unstored = all_accounts.keep_before(view, unstored)
+                bad += sum(not r.ok for r in unstored)
+            if bad and len(plan) > 1:
+                failed = (step.verb, len(step.targets), bad)
+        final = self.workflow.finish_execution(request_id, unstored)
         redraw.join()
         ok = sum(t.outcome == _SUCCEEDED for t in final.targets)
         log.info("finished: %s, %d of %d target(s) ok", final.status.value, ok, len(final.targets))
         self.cards.post_result(final)
+
+    def _backend(self, tenant: str) -> str:
+        try:
+            return _BACKENDS.get(getattr(self.tenants.provider(tenant), "kind", ""), "the back end")
+        except Exception:
+            return "the back end"
 
     def _redraw_meanwhile(self, view: RequestView) -> threading.Thread:
         """Show "executing" on the card while the change goes ahead: the provider call does
@@ -197,6 +219,16 @@ def _log_failures(request_id: int, verb: Verb, results: Sequence[TargetResult]) 
 
 
 _BACKENDS = {"whm": "WHM", "exchange": "Exchange Online"}  # as the result text names them
+
+
+def _held_back(target: Target, failed: tuple[str, int, int], backend: str) -> TargetRecord:
+    """A target of a later step, not attempted because an earlier step failed."""
+    return TargetRecord(
+        target=target.key(),
+        ok=False,
+        message=held_back_message(*failed),
+        error={"kind": HELD_BACK, "before_change": True, "backend": backend},
+    )
 
 
 def _record(result: TargetResult, backend: str = "the back end") -> TargetRecord:

@@ -72,6 +72,8 @@ class Housekeeper:
                 log.info("pruned %d finished job(s) older than %s", pruned, JOB_RETENTION)
             if self.intake is not None and (pruned := self.intake.prune(INTAKE_RETENTION)):
                 log.info("pruned %d finished intake row(s) older than %s", pruned, INTAKE_RETENTION)
+            if pruned := self.workflow.proposals.prune(self.workflow.now()):
+                log.info("pruned %d expired offer(s) nobody requested", pruned)
 
     def _start_drift_pass(self) -> None:
         """A drift pass reads back ends: on a thread of its own, one at a time, so a slow

@@ -15,7 +15,7 @@ from typing import Any
 from bot.commands import grammar
 from bot.commands.access import Origin
 from bot.ops.logs import log_context
-from bot.slack import drift, presses, slash_command, top_actions
+from bot.slack import drift, presses, slash_command, top_actions, usage_answer
 from bot.slack.answer import Answer
 from bot.slack.context import SlackContext
 from bot.slack.task import (
@@ -30,6 +30,7 @@ from bot.slack.task import (
     REFUSE_INPUT,
     TOP_DIALOG,
     TOP_REQUEST,
+    USAGE_REQUEST,
     Press,
     Task,
 )
@@ -82,6 +83,8 @@ def _tell(rt: SlackContext, task: Task, text: str, ref: str) -> None:
             top_actions.tell(
                 rt, Origin(str(args["actor"]), args.get("team"), args.get("channel")), text
             )
+        elif task.kind == USAGE_REQUEST:
+            usage_answer.tell(rt, task, text)
     except Exception:
         log.warning("could not tell the person about error %s", ref)
 
@@ -107,6 +110,11 @@ def _press(args: dict[str, Any]) -> Press:
 def _command(rt: SlackContext, task: Task) -> None:
     # parsed again here: the listener already refused anything that does not parse
     parsed = grammar.parse(str(task.args.get("text") or ""))
+    if isinstance(parsed, grammar.Usage):  # a read with an offer: bot.slack.usage_answer
+        args = task.args
+        origin = Origin(str(args["user_id"]), args.get("team_id"), args.get("channel_id"))
+        usage_answer.answer_usage(rt, parsed, _answer(rt, task), origin)
+        return
     slash_command.run(rt, parsed, task.args, respond=_answer(rt, task), intake_id=task.intake_id)
 
 
@@ -152,4 +160,5 @@ _STEPS: dict[str, Callable[[SlackContext, Task], None]] = {
         received_at=task.received_at,
         attempt=task.attempt,
     ),
+    USAGE_REQUEST: usage_answer.request_offer,
 }

@@ -39,6 +39,7 @@ _NOTHING_DONE = {
     "resolved",
     "skipped": "the later request decides this target",
     "rolled_back": "request it again once the setting that failed is fixed",
+    "held_back": "fix the earlier step's failures, then request again",
 }
 _MAYBE_DONE = {
     "unavailable": "request again when the back end answers (repeating the change is safe)",

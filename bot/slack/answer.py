@@ -81,12 +81,13 @@ class Answer(Responder):
 
     def _elsewhere(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         """An ephemeral message in the channel, else a direct message."""
+        extra: dict[str, Any] = {"blocks": blocks} if blocks is not None else {}
         if self.channel:
             try:
                 self.client().chat_postEphemeral(
-                    channel=self.channel, user=self.user, text=text, blocks=blocks
+                    channel=self.channel, user=self.user, text=text, **extra
                 )
                 return
             except Exception as exc:
                 log.warning("could not answer in the channel (%s); sending a DM", exc)
-        self.client().chat_postMessage(channel=self.user, text=text, blocks=blocks)
+        self.client().chat_postMessage(channel=self.user, text=text, **extra)

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from approvals import Workflow
 from bot.commands.access import AccessPolicy
 from bot.commands.service import CommandService
+from bot.commands.usage import UsageService
 from bot.slack.cards import Cards
 from bot.slack.home import HomeTab
 from bot.slack.membership import SlackMembership
@@ -35,6 +36,7 @@ class SlackContext(Protocol):
     workflow: Workflow
     tenants: TenantRegistry
     service: CommandService
+    usage: UsageService
     access: AccessPolicy
     membership: SlackMembership
     cards: Cards

@@ -153,6 +153,6 @@ class Responder:
         message: dict[str, Any] = {"text": text}
         if response_type is not None:
             message["response_type"] = response_type
-        if blocks is not None:
+        if blocks is not None:  # ``text`` is then the notification's fallback
             message["blocks"] = blocks
         return KeepAliveWebhookClient(url=self.response_url).send_dict(message)

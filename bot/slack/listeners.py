@@ -37,6 +37,7 @@ from bot.slack.task import (
     view_key,
 )
 from bot.slack.top_view import TOP_DISABLE_ACTION, TOP_MODAL, TOP_REASON_BLOCK
+from bot.slack.usage_view import USAGE_ACTION
 from bot.slack.views import (
     APPROVE_ACTION,
     CANCEL_ACTION,
@@ -104,8 +105,26 @@ def register(app: App, rt: SlackContext) -> None:
             ack(response_type="ephemeral", text=f"Reading the mail queue of `{parsed.tenant}`…")
         elif isinstance(parsed, grammar.Top):
             ack(response_type="ephemeral", text=f"Reading email tracking of `{parsed.tenant}`…")
+        elif isinstance(parsed, grammar.Usage):
+            ack(
+                response_type="ephemeral",
+                text=f"Reading the SMTP AUTH sign-ins of `{parsed.tenant}`…",
+            )
         else:
             ack()  # help, list, history, cancel: answered through respond() right after
+
+    @app.action(USAGE_ACTION)
+    def on_usage_button(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        task = Task.usage_request(body, action)
+        if task is not None:
+            origin = _origin_of(body)
+            try:
+                rt.access.check_team(origin)
+            except AccessDenied as exc:
+                task = Task.refuse_access(origin, tenant=None, problem=str(exc), key=task.key)
+            if _store(rt, task) == NOT_STORED:
+                raise StoreFailed("could not store a usage button press")
+        ack()
 
     app.action(APPROVE_ACTION)(_button_listener(rt, APPROVE))
     app.action(CANCEL_ACTION)(_button_listener(rt, CANCEL))
@@ -223,6 +242,8 @@ def _parse_or_refuse(
             rt.access.check_channel(tenant, origin)
         if isinstance(parsed, grammar.Change | grammar.Status | grammar.Queue | grammar.Top):
             rt.service.precheck(parsed)
+        if isinstance(parsed, grammar.Usage):
+            rt.usage.precheck(parsed)  # WHM refused, Graph keys named: in the ack
         if isinstance(parsed, grammar.Status):
             rt.access.check_read_size(len(parsed.targets))  # refused in the ack: nothing read
     except AccessDenied as exc:

@@ -25,7 +25,7 @@ from bot.slack.top_command import answer_top
 from bot.slack.views import escape
 from providers.targets import Target
 
-__all__ = ["request_change", "run"]
+__all__ = ["post_card", "request_change", "run", "say_waiting"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def run(
         )
     elif isinstance(parsed, grammar.Change):
         _change(rt, parsed, command, respond, intake_id)
+
     elif isinstance(parsed, grammar.ListRequests):
         origin = Origin(actor, command.get("team_id"), command.get("channel_id"))
         views, active = _listed(rt, parsed.tenant, origin)
@@ -168,9 +169,9 @@ def _change(
     tenant = rt.tenants.get(parsed.tenant)
     channel = view.request.card_channel or tenant.channel or command["channel_id"]
     if view.request.card_ref is None:
-        _post_card(rt, view, channel, respond, notify=tenant.notify_approvers)
+        post_card(rt, view, channel, respond, notify=tenant.notify_approvers)
         return
-    _say_waiting(view, channel, respond)  # carried out again: the card was posted before
+    say_waiting(view, channel, respond)  # carried out again: the card was posted before
 
 
 def _submit(
@@ -206,7 +207,7 @@ def _submit(
         return None
 
 
-def _post_card(
+def post_card(
     rt: SlackContext, view: RequestView, channel: str, respond: Responder, *, notify: bool
 ) -> None:
     try:
@@ -228,13 +229,13 @@ def _post_card(
             )
         respond(response_type="ephemeral", text=text)
         return
-    _say_waiting(view, channel, respond)
+    say_waiting(view, channel, respond)
     if notify:
         tenant = view.request.tenant
         rt.notifier.notify(rt.workflow.get(view.id), rt.tenants.policy(tenant).approvers)
 
 
-def _say_waiting(view: RequestView, channel: str, respond: Responder) -> None:
+def say_waiting(view: RequestView, channel: str, respond: Responder) -> None:
     request = view.request
     respond(
         response_type="ephemeral",

@@ -20,7 +20,16 @@ from bot.commands.grammar import is_number
 from bot.errors import BotError
 from bot.ops.logs import current_request_id
 
-__all__ = ["KINDS", "Press", "Task", "TaskError", "command_key", "press_from", "view_key"]
+__all__ = [
+    "KINDS",
+    "USAGE_REQUEST",
+    "Press",
+    "Task",
+    "TaskError",
+    "command_key",
+    "press_from",
+    "view_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +44,10 @@ DENIED = "denied"  # a denial recorded before the ack; the card and thread follo
 REAPPLY = "reapply"  # the Re-apply button of a drift notice: a new request for the same change
 TOP_DIALOG = "top_dialog"  # Request disable pressed on a /smtp top row: ask for the reason
 TOP_REQUEST = "top_request"  # that dialog sent: a disable request, as /smtp disable stores it
+USAGE_REQUEST = "usage_request"  # the button of a /smtp usage answer: request its offer
 KINDS = frozenset(
     {COMMAND, APPROVE, CANCEL, DENY_DIALOG, DENIED, HOME, REFUSE_ACCESS, REFUSE_INPUT, REAPPLY}
-    | {TOP_DIALOG, TOP_REQUEST}
+    | {TOP_DIALOG, TOP_REQUEST, USAGE_REQUEST}
 )
 
 
@@ -79,6 +89,29 @@ class Task:
     def denied(cls, *, actor: str, request_id: int, note: str | None, key: str | None) -> Task:
         args = {"actor": actor, "request_id": request_id, "note": note}
         return cls(DENIED, args, str(request_id), key=key)
+
+    @classmethod
+    def usage_request(cls, body: dict[str, Any], action: dict[str, Any]) -> Task | None:
+        """The /smtp usage button: who pressed it, on which offer; None for a malformed
+        value (the offer's ID is its only content)."""
+        value = str(action.get("value", ""))
+        if not is_number(value):
+            log.warning("ignoring a usage button press with a malformed offer id")
+            return None
+        user = body.get("user") or {}
+        channel = (body.get("container") or {}).get("channel_id") or (
+            body.get("channel") or {}
+        ).get("id")
+        args = {
+            "actor": str(user.get("id", "")),
+            "team": user.get("team_id") or (body.get("team") or {}).get("id"),
+            "offer_id": int(value),
+            "channel": channel,
+            "response_url": body.get("response_url"),
+        }
+        trigger, action_ts = body.get("trigger_id"), action.get("action_ts")
+        key = f"press:{trigger}:{action_ts}:{action.get('action_id')}"[:300]
+        return cls(USAGE_REQUEST, args, key=key if trigger and action_ts else None)
 
     @classmethod
     def home(cls, user: str) -> Task:

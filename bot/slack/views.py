@@ -16,6 +16,7 @@ from bot.slack import all_accounts_view
 from bot.slack.aftermath import change_summary, next_step
 from bot.slack.labels import built_label
 from bot.slack.mrkdwn import escape
+from bot.slack.steps_view import change_text, held_back_line, short_text
 from providers.targets import SETTING_PREFIX
 
 __all__ = [
@@ -64,6 +65,9 @@ def mention(actor: str | None) -> str:
 
 
 def _targets_text(view: RequestView) -> str:
+    short = short_text(view)  # a request of several steps
+    if short is not None:
+        return short
     plan = all_accounts_view.plan_of(view)
     if plan is not None:  # --all-accounts: counts, not a list of every account
         return all_accounts_view.targets_text(view, plan)
@@ -101,6 +105,10 @@ def card(
     if req.revert_after_s and req.revert_verb:
         change += f"\nfor {format_duration(timedelta(seconds=req.revert_after_s))}, then "
         change += _REVERT_WORDS.get(req.revert_verb, f"{req.revert_verb} automatically")
+    steps_text = change_text(view)
+    if steps_text is not None:
+        wide = " (tenant-wide)" if req.tenant_wide else ""
+        change = f"*Change*\n{(short_text(view) or '').upper()}{wide}"
     if req.verb == "purge":  # said before anyone approves
         change += "\n:warning: This cannot be undone: the queued messages are deleted."
     fields = [
@@ -118,7 +126,10 @@ def card(
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _truncate(f"*Targets*\n{_targets_text(view)}")},
+            "text": {
+                "type": "mrkdwn",
+                "text": _truncate(f"*Targets*\n{steps_text or _targets_text(view)}"),
+            },
         },
         {
             "type": "section",
@@ -254,6 +265,8 @@ def result_text(view: RequestView, failures_first: bool = True, note: str = "") 
     )
     summary = change_summary(view)
     head += f"\n{summary}" if summary else ""
+    held = held_back_line(view)
+    head += f"\n{held}" if held else ""
     head += f"\n_{escape(note)}_" if note and view.status is RequestStatus.SUCCEEDED else ""
     ordered = (failed + ok) if failures_first else list(targets)
     lines = []

@@ -40,7 +40,7 @@ def test_top_forms(text: str, since: timedelta, limit: int) -> None:
         ("top acme --for 1h", "--for only goes with"),
         ("top", "top needs a tenant name."),
         ("top ac&me", "is not a tenant name"),
-        ("queue acme --since 1h", "--since only goes with top."),
+        ("queue acme --since 1h", "--since only goes with top or usage."),
         ("status acme --limit 3", "--limit only goes with history or top."),
     ],
 )

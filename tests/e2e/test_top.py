@@ -141,7 +141,7 @@ def test_top_answers_the_caller_only_worst_first(bot: Bot) -> None:
         ("top acme --limit ten", "--limit must be a number from 1 to 40."),
         ("top acme spam@top-a.test", "top takes only a tenant name"),
         ("top contoso", "has no email tracking to read"),
-        ("status acme --since 1h", "--since only goes with top."),
+        ("status acme --since 1h", "--since only goes with top or usage."),
     ],
 )
 def test_bad_since_and_limit_are_refused_in_the_ack(bot: Bot, text: str, said: str) -> None:
