@@ -21,7 +21,11 @@ from approvals.models import (
     TargetOutcome,
 )
 from approvals.states import move
-from approvals.supersession import cancel_moot_reverts, superseded_by, superseded_many
+from approvals.supersession import (
+    cancel_moot_reverts,
+    skip_changed_later,
+    superseded_by,
+)
 from approvals.workflow_base import (
     REVERT,
     SYSTEM_ACTOR,
@@ -79,27 +83,7 @@ class Execution(Part):
         pending = [
             t for t in self._targets(s, request.id) if t.outcome == TargetOutcome.PENDING.value
         ]
-        latest = superseded_many(s, request, [t.target for t in pending])
-        skipped = 0
-        for row in pending:
-            later = latest.get(row.target)
-            if later is None:
-                continue
-            row.outcome = TargetOutcome.FAILED.value
-            row.message = f"skipped: #{later} changed it later"
-            row.state = json.dumps({"error_kind": "skipped", "later_request": later})
-            s.add(row)
-            audit.record(
-                s,
-                "target_skipped",
-                actor=SYSTEM_ACTOR,
-                tenant=request.tenant,
-                request_id=request.id,
-                target=row.target,
-                detail={"message": row.message, "later_request": later},
-            )
-            skipped += 1
-        return skipped
+        return skip_changed_later(s, request, pending)
 
     def record_progress(self, request_id: int, records: Sequence[TargetRecord]) -> RequestView:
         """Store the results of some targets while the request is still executing, so a

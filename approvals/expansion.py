@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from approvals import audit
 from approvals.errors import InvalidTransition
 from approvals.models import ChangeRequest, RequestStatus, RequestTarget, TargetOutcome
-from approvals.supersession import superseded_many
+from approvals.supersession import skip_changed_later, superseded_many
 from approvals.workflow_base import SYSTEM_ACTOR, Part, RequestView, TargetRecord
 
 __all__ = ["Expansion", "Member"]
@@ -139,25 +139,7 @@ def _skip_changed_later(s: Session, request: ChangeRequest) -> int:
         for r in s.exec(select(RequestTarget).where(RequestTarget.request_id == request.id))
         if r.outcome == TargetOutcome.PENDING.value
     ]
-    latest = superseded_many(s, request, [r.target for r in pending])
-    for row in pending:
-        later = latest.get(row.target)
-        if later is None:
-            continue
-        row.outcome = TargetOutcome.FAILED.value
-        row.message = f"skipped: #{later} changed it later"
-        row.state = json.dumps({"error_kind": "skipped", "later_request": later})
-        s.add(row)
-        audit.record(
-            s,
-            "target_skipped",
-            actor=SYSTEM_ACTOR,
-            tenant=request.tenant,
-            request_id=request.id,
-            target=row.target,
-            detail={"message": row.message, "later_request": later},
-        )
-    return len(latest)
+    return skip_changed_later(s, request, pending)
 
 
 def _row(request_id: int, position: int, member: Member) -> RequestTarget:

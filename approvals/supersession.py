@@ -7,6 +7,7 @@ any other ``name=…``: a later request that set that name to anything supersede
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, or_
@@ -17,7 +18,14 @@ from approvals.jobs import JobQueue
 from approvals.models import ChangeRequest, Job, JobState, RequestTarget, TargetOutcome
 from approvals.workflow_base import REVERT, SYSTEM_ACTOR
 
-__all__ = ["LEAVES_STATE", "cancel_moot_reverts", "same_target", "superseded_by", "superseded_many"]
+__all__ = [
+    "LEAVES_STATE",
+    "cancel_moot_reverts",
+    "same_target",
+    "skip_changed_later",
+    "superseded_by",
+    "superseded_many",
+]
 
 # Verbs that act on a target without setting its restriction (deleting its queued mail):
 # never "a later change" that ends or overrides a timed restriction.
@@ -140,3 +148,31 @@ def cancel_moot_reverts(
                 request_id=old.id,
                 detail={"superseded_by": request.id},
             )
+
+
+def skip_changed_later(s: Session, request: ChangeRequest, pending: Sequence[RequestTarget]) -> int:
+    """Leave every ``pending`` target a later request has changed since to that request (the
+    later change wins, as with timed reverts): failed as skipped, each with its audit event,
+    before anything is changed. Returns how many were skipped."""
+    assert request.id is not None
+    latest = superseded_many(s, request, [r.target for r in pending])
+    skipped = 0
+    for row in pending:
+        later = latest.get(row.target)
+        if later is None:
+            continue
+        row.outcome = TargetOutcome.FAILED.value
+        row.message = f"skipped: #{later} changed it later"
+        row.state = json.dumps({"error_kind": "skipped", "later_request": later})
+        s.add(row)
+        audit.record(
+            s,
+            "target_skipped",
+            actor=SYSTEM_ACTOR,
+            tenant=request.tenant,
+            request_id=request.id,
+            target=row.target,
+            detail={"message": row.message, "later_request": later},
+        )
+        skipped += 1
+    return skipped
