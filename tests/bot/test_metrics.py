@@ -83,7 +83,7 @@ class World:
 @pytest.fixture
 def world(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     provider = TinyProvider()
-    monkeypatch.setattr(bot.tenants, "build_provider", lambda _tenant: provider)
+    monkeypatch.setattr(bot.tenants, "build_provider", lambda _tenant, _tokens=None: provider)
     slack = FakeSlack(token=BOT_TOKEN).start()
     config = tmp_path / "smtp-bot.yml"
     config.write_text(CONFIG)
