@@ -24,18 +24,14 @@ Result = TypeVar("Result")
 @dataclass(eq=False)
 class _Waiter(Generic[Item, Result]):
     item: Item
-    wake: threading.Event = field(default_factory=threading.Event)  # done, or to lead next
-    finished: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
     result: Result | None = None
     error: BaseException | None = None
 
 
 class GroupCommit(Generic[Item, Result]):
     """Runs ``write(items) -> results`` (one transaction, one result per item, in order)
-    for batches of at most ``max_batch`` items submitted from any number of threads.
-
-    A leader commits one batch (its own item is at its front) and then hands the lead to the
-    first caller still waiting, so no caller's answer waits for batches after its own."""
+    for batches of at most ``max_batch`` items submitted from any number of threads."""
 
     def __init__(
         self, write: Callable[[Sequence[Item]], Sequence[Result]], *, max_batch: int = 64
@@ -54,35 +50,31 @@ class GroupCommit(Generic[Item, Result]):
             lead = not self._leading
             if lead:
                 self._leading = True
-        if not lead:
-            waiter.wake.wait()
-        if not waiter.finished:  # leading: this item is at the front of the next batch
-            self._commit_next()
+        if lead:
+            self._lead()
+        waiter.done.wait()
         if waiter.error is not None:
             raise waiter.error
         return waiter.result  # type: ignore[return-value]
 
-    def _commit_next(self) -> None:
-        """Commit one batch, then wake its callers and the next leader (if any waits)."""
-        with self._lock:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-        try:
-            results = self._write([w.item for w in batch])
-            if len(results) != len(batch):
-                raise RuntimeError("a group commit returned the wrong number of results")
+    def _lead(self) -> None:
+        """Commit batches until the queue is empty, then let the next caller lead."""
+        while True:
+            with self._lock:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                if not batch:
+                    self._leading = False
+                    return
+            try:
+                results = self._write([w.item for w in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError("a group commit returned the wrong number of results")
+            except BaseException as exc:  # every caller of this batch sees it; none is acked
+                for waiter in batch:
+                    waiter.error = exc
+                    waiter.done.set()
+                continue
             for waiter, result in zip(batch, results, strict=True):
                 waiter.result = result
-        except BaseException as exc:  # every caller of this batch sees it; none is acked
-            for waiter in batch:
-                waiter.error = exc
-        with self._lock:
-            for waiter in batch:
-                waiter.finished = True
-            successor = self._queue[0] if self._queue else None
-            if successor is None:
-                self._leading = False
-        for waiter in batch:
-            waiter.wake.set()
-        if successor is not None:
-            successor.wake.set()
+                waiter.done.set()
