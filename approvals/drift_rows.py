@@ -56,13 +56,12 @@ def new_row(
     now: datetime,
 ) -> dict[str, Any]:
     ok = target.outcome == TargetOutcome.SUCCEEDED.value
-    expected = (
-        expect(request.tenant, request.verb, target.target, loads(target.state)) if ok else None
-    )
+    verb = target.verb or request.verb  # a request of steps: each target's own verb
+    expected = expect(request.tenant, verb, target.target, loads(target.state)) if ok else None
     row: dict[str, Any] = {
         "request_id": request.id,
         "tenant": request.tenant,
-        "verb": request.verb,
+        "verb": verb,
         "target": target.target,
         "expected": dump(expected) if expected is not None else None,
         "next_check_at": now + _offset(request.id or 0, target.target, interval),

@@ -214,3 +214,32 @@ def test_an_interrupted_notice_is_told_later_and_a_later_change_ends_the_drift(
         resolved = s.exec(select(AuditEvent).where(AuditEvent.event == "drift_resolved")).one()
     assert row.ended_reason == f"#{later} changed it later"
     assert "no longer checked" in (resolved.detail or "")
+
+
+def test_a_request_of_steps_watches_each_target_by_its_own_verb(db: Database) -> None:
+    """/smtp usage's request keeps some mailboxes allowed (``enable``) and then disables the
+    organisation: only the organisation is a restriction to watch, and by ``disable``."""
+    clock = Clock()
+    wf = Workflow(db, lambda _t: POLICY, clock=clock)
+    watches = DriftWatches(db, clock)
+    view = wf.submit(
+        tenant="acme",
+        verb="disable",
+        targets=["scanner@x.test", "*"],
+        target_verbs=["enable", None],
+        reason="SMTP AUTH off, keeping the scanner",
+        requester="UREQ",
+        tenant_wide=True,
+    )
+    wf.approve(view.id, actor="UAPP1")
+    wf.approve(view.id, actor="UAPP2")
+    wf.begin_execution(view.id)
+    wf.finish_execution(
+        view.id,
+        [
+            TargetRecord("scanner@x.test", True, "done", ALLOWED),
+            TargetRecord("*", True, "done", {}),
+        ],
+    )
+    watches.discover(EVERY, {"disable"}, _expect)
+    assert _in_force(watches) == [(view.id, "*")]  # the kept mailbox is not a restriction
