@@ -26,13 +26,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from providers.errors import AuthError
 from tests.fakes.exchange_emulator import FakeExchangeOrg, FakeMailbox, PSError
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 
 __all__ = ["FakeExchangeRest", "FakeExoTokens"]
 
@@ -68,7 +68,7 @@ class _Faults:
     throttle_items: deque[tuple[int, str]] = field(default_factory=deque)
 
 
-class FakeExchangeRest:
+class FakeExchangeRest(LoopbackFake):
     """The REST side of one tenant, behind a ThreadingHTTPServer on localhost (TLS)."""
 
     def __init__(
@@ -100,34 +100,13 @@ class FakeExchangeRest:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._in_flight = 0
-        self._server: _Server | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     # -- lifecycle and knobs ----------------------------------------------------------------
 
-    def start(self) -> FakeExchangeRest:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake, server.tls = self, self._tls
-        self._server = server
-        self.url = f"https://localhost:{server.server_address[1]}"
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeExchangeRest:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def issue_token(self) -> str:
         """An opaque access token this fake will accept (what the login endpoint would give)."""
@@ -432,28 +411,10 @@ class _Reply:
         return cls(status, _error_body(code, message), headers)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 256
-    fake: FakeExchangeRest
-    tls: ssl.SSLContext
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request = self.tls.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Client aborts are expected; stay quiet."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _Server
+    server: LoopbackServer
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)

@@ -26,13 +26,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import trustme
 
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 from tests.fakes.whm import server_tls
 
 __all__ = ["FakeGraph", "SignInRecord"]
@@ -112,7 +112,8 @@ class Request:
     status: int
 
 
-class FakeGraph:
+class FakeGraph(LoopbackFake):
+    https_host = "127.0.0.1"  # its certificate (server_tls) names the address
     """Graph's sign-in log behind a real HTTPS server on 127.0.0.1:0."""
 
     def __init__(self, ca: trustme.CA | None = None, *, roles: tuple[str, ...] = ()) -> None:
@@ -128,31 +129,16 @@ class FakeGraph:
         self._tokens: set[str] = set()
         self._pages: dict[str, tuple[str, int, int]] = {}  # skiptoken -> (filter, top, offset)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     # -- test-facing --------------------------------------------------------------------
 
-    def start(self) -> FakeGraph:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake, server.tls = self, server_tls(self.ca)
-        self._server = server
-        self.url = f"https://127.0.0.1:{server.server_address[1]}"
-        serve = partial(server.serve_forever, poll_interval=0.02)
-        threading.Thread(target=serve, name="fake-graph", daemon=True).start()
-        return self
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGraph:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _tls_context(self) -> ssl.SSLContext:
+        return server_tls(self.ca)
 
     def ca_file(self, path: str) -> str:
         """Write the CA bundle that trusts this server to ``path``; returns it."""
@@ -258,26 +244,9 @@ class FakeGraph:
         return 200, body, {}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: FakeGraph
-    tls: ssl.SSLContext
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request = self.tls.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Client aborts are expected; stay quiet."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackServer
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)

@@ -30,15 +30,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 
 __all__ = ["REFUSALS", "FakeLogin", "TokenRequest"]
 
@@ -110,7 +110,7 @@ class _App:
     roles: dict[str, list[str]] = field(default_factory=dict)  # resource -> app roles
 
 
-class FakeLogin:
+class FakeLogin(LoopbackFake):
     """One Entra ID tenant with one or more app registrations, on https://localhost:port."""
 
     def __init__(
@@ -134,7 +134,7 @@ class FakeLogin:
         self._key = secrets.token_bytes(32)  # signs the access tokens this fake issues
         self._tls = tls
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     # -- set-up ---------------------------------------------------------------------------
@@ -167,28 +167,8 @@ class FakeLogin:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> FakeLogin:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake, server.tls = self, self._tls
-        self._server = server
-        self.url = f"https://localhost:{server.server_address[1]}"
-        serve = partial(server.serve_forever, poll_interval=0.02)
-        threading.Thread(target=serve, name="fake-ms-login", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeLogin:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # -- the two endpoints ----------------------------------------------------------------
 
@@ -329,27 +309,10 @@ class _Blank(dict[str, str]):
         return ""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    fake: FakeLogin
-    tls: ssl.SSLContext
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:  # the TLS handshake in the connection's own thread
-            request = self.tls.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Client aborts and failed handshakes are expected; stay quiet."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _Server
+    server: LoopbackServer
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path).path.strip("/").split("/")

@@ -16,15 +16,13 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socket import socket
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import trustme
 
+from tests.fakes.loopback import LoopbackFake, LoopbackServer
 from tests.fakes.whm_accounts import LOGIN_UAPI, AccountsFailure, FakeAccountLimits
 from tests.fakes.whm_listaccts import ListacctsFailure, listaccts
 from tests.fakes.whm_queue import QUEUE_FUNCTIONS, QUEUE_UAPI, FakeQueue, QueueFailure, Started
@@ -102,7 +100,7 @@ def _xid_failure(text: str) -> _Failure:
     return _Failure(f"API failure: (XID {secrets.token_hex(3)}) {text}")
 
 
-class FakeWhm:
+class FakeWhm(LoopbackFake):
     """A thread-safe in-memory WHM behind a real ThreadingHTTPServer on 127.0.0.1:0."""
 
     def __init__(
@@ -133,7 +131,7 @@ class FakeWhm:
         self.queue = FakeQueue(self._lock)  # Exim's queue: tests/fakes/whm_queue.py
         self.tracking = FakeTracking()  # emailtrack_*: tests/fakes/whm_tracking.py
         self.tracking_refusal = "http403"  # or "result0": how a token without track-email is told
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     @property
@@ -148,29 +146,8 @@ class FakeWhm:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeWhm:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake, server.tls = self, self._tls
-        self._server = server
-        port = server.server_address[1]
-        self.url = f"https://localhost:{port}" if self._tls else f"http://127.0.0.1:{port}"
-        serve = partial(server.serve_forever, poll_interval=0.02)  # fast stop()
-        threading.Thread(target=serve, name="fake-whm", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeWhm:
-        return self.start()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # -- state set-up and inspection ------------------------------------------------------
 
@@ -422,30 +399,10 @@ class _Reply:
         return cls(status, "application/json; charset=utf-8", json.dumps(body).encode())
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 256
-    fake: FakeWhm
-    tls: ssl.SSLContext | None
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The TLS handshake runs in the connection's own thread, not in the accept loop.
-        if self.tls is not None:
-            try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (OSError, ssl.SSLError):
-                return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: socket | tuple[bytes, socket], client_address: Any) -> None:
-        """Client aborts (timeouts, failed handshakes) are expected; stay quiet."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else small replies wait ~40 ms for a delayed ACK
-    server: _Server
+    server: LoopbackServer
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
