@@ -114,6 +114,11 @@ class Database:
             with session.begin():
                 yield session
 
+    def write_lock(self) -> AbstractContextManager[object]:
+        """What ``transaction()`` holds while it writes: the writer queue on SQLite (take it
+        before BEGIN), nothing on PostgreSQL. For writers with a connection of their own."""
+        return self._write_lock
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for queries only, in one transaction: a consistent snapshot.

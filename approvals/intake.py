@@ -10,17 +10,17 @@ in the table makes a replayed delivery of the same interaction a no-op. Payloads
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from approvals.db import Database
 from approvals.group_commit import GroupCommit
+from approvals.intake_writer import IntakeWriter
 from approvals.jobs import Doorbell
 from approvals.leases import aware, renewed_while
 from approvals.models import Intake, IntakeState, utcnow
@@ -59,7 +59,8 @@ class IntakeQueue:
         self.lease = lease
         self.max_attempts = max_attempts
         self._clock = clock
-        self._group: GroupCommit[dict[str, object], int | None] = GroupCommit(self._insert_all)
+        self._writer = IntakeWriter(db)
+        self._group: GroupCommit[dict[str, object], int | None] = GroupCommit(self._writer.insert)
 
     # --- producing ---------------------------------------------------------------------------
 
@@ -78,19 +79,9 @@ class IntakeQueue:
         }
         return self._group.submit(values)
 
-    def _insert_all(self, rows: Sequence[dict[str, object]]) -> list[int | None]:
-        """One transaction for a batch: each row's ID, or None for a repeated dedupe key
-        (also when the repeat is in the same batch: the second insert meets the first)."""
-        insert_into = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        ids: list[int | None] = []
-        with self.db.transaction() as s:
-            for values in rows:
-                insert = insert_into(Intake).values(**values)
-                if values["dedupe_key"] is not None:  # a replay is answered by the index
-                    insert = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
-                row = s.execute(insert.returning(col(Intake.id))).first()
-                ids.append(None if row is None else int(row[0]))
-        return ids
+    def close(self) -> None:
+        """Give back the connection the inserts keep."""
+        self._writer.close()
 
     def ring(self) -> None:
         self.doorbell.ring()

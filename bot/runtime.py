@@ -101,6 +101,7 @@ class Runtime:
 
     def close(self) -> None:
         self.background.shutdown(wait=True)
+        self.inbox.queue.close()
         self.usage.close()
         self.tenants.close()
         self.db.dispose()

@@ -182,14 +182,15 @@ def _worker(args: argparse.Namespace, settings: Settings, config: AppConfig) -> 
         _ensure_schema(db)
         return run_worker(build_runtime(settings, config, db))
     from bot.ops.metrics import attach_metrics, busy_threads_gauge
+    from bot.running.cpu_priority import lower_priority
     from bot.running.worker_process import die_with_parent
 
     die_with_parent(args.child_of)
-    if settings.worker_nice:
-        os.nice(settings.worker_nice)  # acknowledgements first on a busy host
+    priority = lower_priority(settings.worker_nice, settings.worker_sched)  # acks first
     runtime = build_runtime(settings, config, _open_db(settings))  # the bot upgraded it
     metrics = attach_metrics(runtime)  # counted into the bot's directory (PROMETHEUS_MULTIPROC_DIR)
     busy = busy_threads_gauge(metrics)
+    log.info("worker process CPU priority: %s", priority)
     return run_worker(runtime, tasks=sys.stdin.buffer, ready=sys.stdout.buffer, on_busy=busy.set)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     intake_poll_s: float = Field(default=2.0, gt=0, le=600, alias="SMTP_BOT_INTAKE_POLL")
     background_threads: int = Field(default=32, ge=1, le=256, alias="SMTP_BOT_BACKGROUND_THREADS")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="SMTP_BOT_WORKER_NICE")
+    worker_sched: Literal["idle", "normal"] = Field(default="idle", alias="SMTP_BOT_WORKER_SCHED")
     job_lease_s: float = Field(default=30.0, ge=1, le=3600, alias="SMTP_BOT_JOB_LEASE")
     housekeeping_interval_s: float = Field(
         default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"

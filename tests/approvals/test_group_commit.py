@@ -1,6 +1,6 @@
 """Group commit of intake rows: concurrent accepts share commits, each gets its own answer,
-a repeated dedupe key inside one batch is still stored once, and a failed batch fails every
-caller in it (so none of them is acknowledged)."""
+a failed batch fails every
+caller in it (so none of them is acknowledged). The batch insert itself: test_intake_writer."""
 
 from __future__ import annotations
 
@@ -59,21 +59,6 @@ def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_still_commi
     with pytest.raises(sa.exc.OperationalError):
         group.submit("a")
     assert group.submit("b") == "b"
-
-
-def test_a_repeated_key_in_one_batch_is_stored_once(db: Database) -> None:
-    queue = IntakeQueue(db)
-    row = {"kind": "command", "payload": "{}", "state": "queued", "attempts": 0}
-    ids = queue._insert_all(
-        [
-            {**row, "dedupe_key": "command:T1", "received_at": queue._clock()},
-            {**row, "dedupe_key": "command:T1", "received_at": queue._clock()},
-            {**row, "dedupe_key": "command:T2", "received_at": queue._clock()},
-        ]
-    )
-    assert ids[0] is not None and ids[1] is None and ids[2] is not None
-    with db.read() as s:
-        assert s.execute(sa.text("SELECT count(*) FROM intake")).scalar_one() == 2
 
 
 def test_fifty_concurrent_accepts_get_fifty_distinct_rows(db: Database) -> None:

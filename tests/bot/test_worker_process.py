@@ -172,3 +172,35 @@ def test_tasks_beyond_what_the_pipe_holds_all_arrive_and_never_block_the_sender(
         for n in range(40):
             assert "a@acme.test" in _answered(slack, f"big{n}")
         assert process.lost == 0
+
+
+def _threads_policy(pid: int) -> set[tuple[int, int]]:
+    """(scheduling policy, niceness) of every thread of ``pid``."""
+    seen = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        tid = int(task.name)
+        seen.add((os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)))
+    return seen
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+@pytest.mark.parametrize(
+    ("sched", "policy"), [(None, "SCHED_IDLE"), ("normal", "SCHED_OTHER"), ("idle", "SCHED_IDLE")]
+)
+def test_the_worker_process_gives_way_to_the_acks(
+    world: tuple[dict[str, str], FakeSlack, FakeWhm], sched: str | None, policy: str
+) -> None:
+    """Every thread of the child, those started after the switch included, runs with the
+    policy asked for (SCHED_IDLE by default) and niceness 10; the bot itself is unchanged."""
+    env, slack, _whm = world
+    env = {k: v for k, v in env.items() if not k.startswith("SMTP_BOT_WORKER_")}
+    if sched is not None:
+        env["SMTP_BOT_WORKER_SCHED"] = sched
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    with _ready_process(env) as process:
+        process.submit(_status(slack, "p1"))  # so its pools have started their threads
+        _answered(slack, "p1")
+        assert process.pid is not None
+        threads = _threads_policy(process.pid)
+        assert len(threads) == 1 and threads == {(getattr(os, policy), mine + 10)}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
