@@ -9,7 +9,8 @@ acks were waiting for the worker's CPU; an ack wakes several times (the request'
 the database, the answer), and a waking task does not always take the core from a running
 nice-10 one. A ``SCHED_IDLE`` task always gives it up to a waking normal task. It is not
 starved: the kernel still gives it a small share of a busy core (weight 3 against 1,024 at
-niceness 0, about a fifth of niceness 19's), and all of an idle one. Measured in docs/BENCHMARKS.md (section 1).
+niceness 0, about a fifth of niceness 19's), and all of an idle one. Measured in
+docs/BENCHMARKS.md (section 1).
 
 Call it first thing in the process: threads inherit the policy of the thread that starts
 them, and Linux sets it per thread.
