@@ -4,10 +4,10 @@ Why not the pool and a statement per row, as every other write does: each ack wa
 commit. A pool checkout pings the server first (``pool_pre_ping``: a round trip on
 PostgreSQL) and a statement per row is a round trip per row: in the ack bench at concurrency
 10 on PostgreSQL the checkout took 1.4 ms and the inserts 3.3 ms of a 5.6 ms batch (medians,
-2026-12-04). Group commit
-(approvals.group_commit) already lets one thread write at a time, so that thread keeps one
-connection and sends its batch as one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``,
-which on PostgreSQL is its own transaction: one round trip instead of BEGIN, INSERT, COMMIT.
+2026-12-04). Group commit (approvals.group_commit) already lets one thread write at a time,
+so that thread keeps one connection and sends its batch as one multi-row ``INSERT … ON
+CONFLICT DO NOTHING RETURNING``, which on PostgreSQL is its own transaction: one round trip
+instead of BEGIN, INSERT, COMMIT.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ class IntakeWriter:
             key = row["dedupe_key"]
             if key is None:
                 plain.append(i)
-            elif isinstance(key, str) and key not in keyed:
-                keyed[key] = i
+            else:  # a later row with the same key is a replay: it keeps None
+                keyed.setdefault(str(key), i)
         ids: list[int | None] = [None] * len(rows)
         if self._db.is_sqlite:  # in-process: BEGIN and COMMIT cost no round trip
             conn = self._connection()

@@ -10,9 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config.secrets import clean_secret
 
-__all__ = ["DEFAULT_SLACK_API_URL", "Settings"]
+__all__ = ["DEFAULT_SLACK_API_URL", "Settings", "WorkerSched"]
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+WorkerSched = Literal["idle", "normal"]  # SMTP_BOT_WORKER_SCHED (bot.running.cpu_priority)
 
 
 class Settings(BaseSettings):
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
     intake_poll_s: float = Field(default=2.0, gt=0, le=600, alias="SMTP_BOT_INTAKE_POLL")
     background_threads: int = Field(default=32, ge=1, le=256, alias="SMTP_BOT_BACKGROUND_THREADS")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="SMTP_BOT_WORKER_NICE")
-    worker_sched: Literal["idle", "normal"] = Field(default="idle", alias="SMTP_BOT_WORKER_SCHED")
+    worker_sched: WorkerSched = Field(default="idle", alias="SMTP_BOT_WORKER_SCHED")
     job_lease_s: float = Field(default=30.0, ge=1, le=3600, alias="SMTP_BOT_JOB_LEASE")
     housekeeping_interval_s: float = Field(
         default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Literal
 
-__all__ = ["SchedPolicy", "lower_priority"]
+from bot.config.settings import WorkerSched
+
+__all__ = ["lower_priority"]
 
 log = logging.getLogger(__name__)
 
-SchedPolicy = Literal["idle", "normal"]
 
-
-def lower_priority(nice: int, policy: SchedPolicy) -> str:
+def lower_priority(nice: int, policy: WorkerSched) -> str:
     """Lower this process's CPU priority; what was applied, for the log."""
     applied = []
     if nice:
