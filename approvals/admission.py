@@ -5,24 +5,23 @@ tenant's lock (duplicates are per tenant) and then the requester's (the limit is
 across tenants), always in that order, then checks the duplicate rules and the per-user
 limit. Whoever holds both locks sees every request committed before it and commits its own
 before the next caller counts, so N concurrent submissions store exactly the limit.
-A refusal rolls the transaction back; ``refusals_recorded`` then writes it to the audit trail.
+A refusal stores nothing but itself: ``record_refusal`` writes it to the audit trail in the
+same transaction (one write instead of a rolled-back one and another).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
 
 from approvals import audit
-from approvals.db import Database
 from approvals.duplicates import check_duplicates
 from approvals.errors import AdmissionRefused
 from approvals.limits import RequestLimit, check_request_limit, lock_key, serialise
 
-__all__ = ["admit", "refusals_recorded"]
+__all__ = ["admit", "record_refusal"]
 
 
 def admit(
@@ -45,18 +44,15 @@ def admit(
         check_request_limit(s, limit, requester=requester)
 
 
-@contextmanager
-def refusals_recorded(db: Database, *, actor: str, tenant: str, verb: str) -> Iterator[None]:
-    """Record an AdmissionRefused raised inside (after its transaction rolled back)."""
-    try:
-        yield
-    except AdmissionRefused as exc:
-        with db.transaction() as s:
-            audit.record(
-                s,
-                exc.audit_event,
-                actor=actor,
-                tenant=tenant,
-                detail={"verb": verb, "problem": str(exc), "code": exc.code},
-            )
-        raise
+def record_refusal(
+    s: Session, refusal: AdmissionRefused, *, actor: str, tenant: str, verb: str
+) -> None:
+    """Write ``refusal`` to the audit trail in the transaction that refused the request
+    (``admit`` only reads and locks, so that transaction holds nothing else to undo)."""
+    audit.record(
+        s,
+        refusal.audit_event,
+        actor=actor,
+        tenant=tenant,
+        detail={"verb": verb, "problem": str(refusal), "code": refusal.code},
+    )

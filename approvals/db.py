@@ -2,14 +2,17 @@
 
 Every write goes through ``Database.transaction()``, which serialises writers on SQLite
 (``BEGIN IMMEDIATE``) and lets callers lock rows on PostgreSQL (``SELECT … FOR UPDATE``), so
-that state changes are atomic under concurrency on both. Reads go through ``Database.read()``:
-one consistent snapshot that on SQLite does not wait for, nor hold up, a writer.
+that state changes are atomic under concurrency on both; a write that is one statement may
+go through ``Database.write()`` instead, the same rules without an ORM session. Reads go
+through ``Database.read()``: one consistent snapshot that on SQLite does not wait for, nor
+hold up, a writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -22,7 +25,7 @@ from sqlmodel import Session
 
 from approvals.writelock import WriteLock
 
-__all__ = ["Database", "normalise_url"]
+__all__ = ["Database", "Written", "normalise_url"]
 
 _SQLITE_BUSY_TIMEOUT_S = 30
 _READ_ONLY = "smtp_bot_read_only"  # execution option of the connections ``read()`` uses
@@ -70,6 +73,19 @@ def _sqlite_lock_path(engine: sa.Engine) -> str | None:
     return f"{path}-writer.lock"
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one ``Database.write`` statement did: rows it matched, rows it returned."""
+
+    rowcount: int
+    rows: tuple[sa.Row[Any], ...]
+
+    @classmethod
+    def of(cls, result: sa.CursorResult[Any]) -> Written:
+        rows = tuple(result) if result.returns_rows else ()
+        return cls(result.rowcount, rows)
+
+
 class Database:
     """One database: an engine plus the helpers the workflow needs."""
 
@@ -113,6 +129,21 @@ class Database:
         with self._write_lock, Session(self.engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+    def write(self, statement: sa.Executable) -> Written:
+        """Run one writing statement as its own transaction, without an ORM session.
+
+        For the short writes every command makes (claiming and finishing its intake row,
+        marking its card): on SQLite the writer queue is held only for the statement, not
+        for a session's set-up, flush and tear-down, so an acknowledgement waiting to
+        insert waits less; on PostgreSQL the statement commits by itself (no BEGIN and
+        COMMIT round trips). Rows a ``RETURNING`` clause gives are read before the commit."""
+        if self.is_sqlite:
+            with self._write_lock, self.engine.begin() as conn:
+                return Written.of(conn.execute(statement))
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            return Written.of(conn.execute(statement))
 
     def write_lock(self) -> AbstractContextManager[object]:
         """What ``transaction()`` holds while it writes: the writer queue on SQLite (take it

@@ -97,40 +97,37 @@ class CardDelivery:
 
     def begin_post(self, request_id: int, channel: str) -> None:
         """Record that the card is about to be posted in ``channel`` (before calling out)."""
-        with self.db.transaction() as s:
-            s.execute(
-                sa.update(ChangeRequest)
-                .where(col(ChangeRequest.id) == request_id, col(ChangeRequest.card_ref).is_(None))
-                .values(card_channel=channel, card_post_started_at=self._clock())
-            )
+        self.db.write(
+            sa.update(ChangeRequest)
+            .where(col(ChangeRequest.id) == request_id, col(ChangeRequest.card_ref).is_(None))
+            .values(card_channel=channel, card_post_started_at=self._clock())
+        )
 
     def post_refused(self, request_id: int) -> None:
         """The UI refused the post outright (nothing was posted): nothing to recover."""
-        with self.db.transaction() as s:
-            s.execute(
-                sa.update(ChangeRequest)
-                .where(col(ChangeRequest.id) == request_id, col(ChangeRequest.card_ref).is_(None))
-                .values(card_post_started_at=None)
-            )
+        self.db.write(
+            sa.update(ChangeRequest)
+            .where(col(ChangeRequest.id) == request_id, col(ChangeRequest.card_ref).is_(None))
+            .values(card_post_started_at=None)
+        )
 
     def posted(self, request_id: int, *, channel: str, ref: str, revision: int) -> None:
         """Store where the card is and clear the pending marker and any failed delivery."""
-        with self.db.transaction() as s:
-            s.execute(
-                sa.update(ChangeRequest)
-                .where(col(ChangeRequest.id) == request_id)
-                .values(
-                    card_channel=channel,
-                    card_ref=ref,
-                    card_revision=revision,
-                    card_post_started_at=None,
-                    # a card that landed is deliverable again (an operator re-posted it)
-                    delivery_attempts=0,
-                    delivery_retry_at=None,
-                    delivery_error=None,
-                    delivery_failed_at=None,
-                )
+        self.db.write(
+            sa.update(ChangeRequest)
+            .where(col(ChangeRequest.id) == request_id)
+            .values(
+                card_channel=channel,
+                card_ref=ref,
+                card_revision=revision,
+                card_post_started_at=None,
+                # a card that landed is deliverable again (an operator re-posted it)
+                delivery_attempts=0,
+                delivery_retry_at=None,
+                delivery_error=None,
+                delivery_failed_at=None,
             )
+        )
 
     def interrupted_posts(self, limit: int = 20) -> list[PendingPost]:
         """Posts started more than ``POST_GRACE`` ago whose card reference was never stored."""
@@ -211,14 +208,11 @@ class CardDelivery:
 
     def succeeded(self, request_id: int) -> None:
         """A delivery landed: the next failure starts the back-off afresh."""
-        with self.db.transaction() as s:
-            s.execute(
-                sa.update(ChangeRequest)
-                .where(
-                    col(ChangeRequest.id) == request_id, col(ChangeRequest.delivery_attempts) > 0
-                )
-                .values(delivery_attempts=0, delivery_retry_at=None, delivery_error=None)
-            )
+        self.db.write(
+            sa.update(ChangeRequest)
+            .where(col(ChangeRequest.id) == request_id, col(ChangeRequest.delivery_attempts) > 0)
+            .values(delivery_attempts=0, delivery_retry_at=None, delivery_error=None)
+        )
 
     def undeliverable(self, limit: int = 50) -> list[Undeliverable]:
         """Requests whose card delivery was given up, newest first."""

@@ -29,6 +29,8 @@ __all__ = ["Claimed", "IntakeQueue"]
 
 log = logging.getLogger(__name__)
 
+_INTAKE: sa.Table = Intake.__table__  # type: ignore[assignment]
+
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
@@ -94,8 +96,19 @@ class IntakeQueue:
 
         A row already tried ``max_attempts`` times (its workers kept dying) is marked failed
         and returned once more with ``gave_up`` set, so the caller tells the person instead
-        of trying again: the interaction still gets exactly one outcome."""
+        of trying again: the interaction still gets exactly one outcome.
+
+        Every command claims its row once by ID and every wake-up of the pump asks for the
+        next row, so both paths are cheap: a row named by ID is taken by one ``UPDATE …
+        RETURNING``, and the pump finding nothing to take holds no write lock."""
         now = self._clock()
+        if intake_id is not None:
+            taken = self.db.write(self._take(worker, now, intake_id)).rows
+            if taken:
+                return Claimed(*taken[0])
+        with self.db.read() as s:  # taken by another worker or finished: the usual answer
+            if self._next(s, now, intake_id, lock=False) is None:
+                return None
         with self.db.transaction() as s:
             row = self._next(s, now, intake_id)
             if row is None:
@@ -117,7 +130,36 @@ class IntakeQueue:
             s.add(row)
             return Claimed(row.id, row.kind, row.payload, row.received_at, row.attempts)
 
-    def _next(self, s: Session, now: datetime, intake_id: int | None) -> Intake | None:
+    def _take(self, worker: str, now: datetime, intake_id: int) -> sa.Update:
+        """Lease row ``intake_id`` to ``worker`` if it is claimable and has tries left.
+
+        On PostgreSQL a second worker's UPDATE of the same row waits for the first's
+        commit and then finds the row no longer claimable: one of them gets it."""
+        claimable = sa.or_(
+            _INTAKE.c.state == IntakeState.QUEUED.value,
+            sa.and_(_INTAKE.c.state == IntakeState.RUNNING.value, _INTAKE.c.lease_expires_at < now),
+        )
+        return (
+            sa.update(_INTAKE)
+            .where(_INTAKE.c.id == intake_id, _INTAKE.c.attempts < self.max_attempts, claimable)
+            .values(
+                state=IntakeState.RUNNING.value,
+                lease_owner=worker,
+                lease_expires_at=now + self.lease,
+                attempts=_INTAKE.c.attempts + 1,
+            )
+            .returning(
+                _INTAKE.c.id,
+                _INTAKE.c.kind,
+                _INTAKE.c.payload,
+                _INTAKE.c.received_at,
+                _INTAKE.c.attempts,
+            )
+        )
+
+    def _next(
+        self, s: Session, now: datetime, intake_id: int | None, *, lock: bool = True
+    ) -> Intake | None:
         expired = select(Intake).where(
             col(Intake.state) == IntakeState.RUNNING.value, col(Intake.lease_expires_at) < now
         )
@@ -126,7 +168,9 @@ class IntakeQueue:
             if intake_id is not None:
                 query = query.where(col(Intake.id) == intake_id)
             query = query.order_by(col(order), col(Intake.id)).limit(1)
-            row = s.exec(query.with_for_update(skip_locked=True)).first()
+            if lock:
+                query = query.with_for_update(skip_locked=True)
+            row = s.exec(query).first()
             if row is not None:
                 return row
         return None
@@ -154,17 +198,16 @@ class IntakeQueue:
         )
 
     def _update_own(self, intake_id: int, worker: str, **values: object) -> bool:
-        with self.db.transaction() as s:
-            result = s.execute(
-                sa.update(Intake)
-                .where(
-                    col(Intake.id) == intake_id,
-                    col(Intake.lease_owner) == worker,
-                    col(Intake.state) == IntakeState.RUNNING.value,
-                )
-                .values(**values)
+        statement = (
+            sa.update(_INTAKE)
+            .where(
+                _INTAKE.c.id == intake_id,
+                _INTAKE.c.lease_owner == worker,
+                _INTAKE.c.state == IntakeState.RUNNING.value,
             )
-            return result.rowcount == 1
+            .values(**values)
+        )
+        return self.db.write(statement).rowcount == 1
 
     # --- housekeeping and reading ------------------------------------------------------------
 

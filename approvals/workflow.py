@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from approvals import audit
-from approvals.admission import admit, refusals_recorded
+from approvals.admission import admit, record_refusal
 from approvals.cardsync import CardSync
 from approvals.db import Database
 from approvals.decisions import Decisions
 from approvals.errors import (
+    AdmissionRefused,
     NotARequester,
     WorkflowError,
 )
@@ -125,62 +126,65 @@ class Workflow:
                 )
             raise NotARequester(f"You are not allowed to request changes for {tenant}.")
         now = self._clock()
-        with (
-            refusals_recorded(self.db, actor=requester, tenant=tenant, verb=verb),
-            self.db.transaction() as s,
-        ):
-            admit(
-                s,
-                tenant=tenant,
-                verb=verb,
-                targets=targets,
-                requester=requester,
-                now=now,
-                limit=limit,
-                target_verbs=verbs,
-            )
-            request = ChangeRequest(
-                tenant=tenant,
-                verb=verb,
-                reason=reason,
-                requester=requester,
-                tenant_wide=tenant_wide,
-                approvals_required=policy.required_for(tenant_wide=tenant_wide),
-                created_at=now,
-                expires_at=now + policy.request_ttl,
-                revert_verb=revert_verb if revert_after else None,
-                revert_after_s=int(revert_after.total_seconds()) if revert_after else None,
-                intake_id=intake_id,
-                note=note[:2000] if note else None,
-                plan=plan,
-            )
-            s.add(request)
-            s.flush()
-            if proposal_id is not None:
-                self.proposals.claim(s, proposal_id, actor=requester, request=request)
-            rows = [
-                RequestTarget(request_id=request.id, position=position, target=target, verb=own)
-                for position, (target, own) in enumerate(zip(targets, verbs, strict=True))
-            ]
-            s.add_all(rows)
-            audit.record(
-                s,
-                "requested",
-                actor=requester,
-                tenant=tenant,
-                request_id=request.id,
-                target=",".join(targets) if len(targets) <= 5 else f"{len(targets)} targets",
-                detail={
-                    "verb": verb,
-                    "reason": reason,
-                    "targets": list(targets),
-                    "revert_after_s": request.revert_after_s,
-                    **_verbs_detail(targets, verbs),
-                }
-                | ({"note": request.note} if request.note else {}),
-            )
-            s.flush()
-            return RequestView(request=request, targets=tuple(rows), approvers=())  # as stored
+        with self.db.transaction() as s:
+            try:
+                admit(
+                    s,
+                    tenant=tenant,
+                    verb=verb,
+                    targets=targets,
+                    requester=requester,
+                    now=now,
+                    limit=limit,
+                    target_verbs=verbs,
+                )
+            except AdmissionRefused as exc:  # recorded here: the transaction stored nothing else
+                record_refusal(s, exc, actor=requester, tenant=tenant, verb=verb)
+                refused = exc
+            else:
+                request = ChangeRequest(
+                    tenant=tenant,
+                    verb=verb,
+                    reason=reason,
+                    requester=requester,
+                    tenant_wide=tenant_wide,
+                    approvals_required=policy.required_for(tenant_wide=tenant_wide),
+                    created_at=now,
+                    expires_at=now + policy.request_ttl,
+                    revert_verb=revert_verb if revert_after else None,
+                    revert_after_s=int(revert_after.total_seconds()) if revert_after else None,
+                    intake_id=intake_id,
+                    note=note[:2000] if note else None,
+                    plan=plan,
+                )
+                s.add(request)
+                s.flush()
+                if proposal_id is not None:
+                    self.proposals.claim(s, proposal_id, actor=requester, request=request)
+                rows = [
+                    RequestTarget(request_id=request.id, position=position, target=target, verb=own)
+                    for position, (target, own) in enumerate(zip(targets, verbs, strict=True))
+                ]
+                s.add_all(rows)
+                audit.record(
+                    s,
+                    "requested",
+                    actor=requester,
+                    tenant=tenant,
+                    request_id=request.id,
+                    target=",".join(targets) if len(targets) <= 5 else f"{len(targets)} targets",
+                    detail={
+                        "verb": verb,
+                        "reason": reason,
+                        "targets": list(targets),
+                        "revert_after_s": request.revert_after_s,
+                        **_verbs_detail(targets, verbs),
+                    }
+                    | ({"note": request.note} if request.note else {}),
+                )
+                s.flush()
+                return RequestView(request=request, targets=tuple(rows), approvers=())  # as stored
+        raise refused
 
     def refuse_input(self, *, actor: str, tenant: str | None, verb: str, problem: str) -> None:
         """Record a change command that was refused before any request existed."""

@@ -132,6 +132,34 @@ def test_identical_pending_request_is_refused_naming_it_and_its_card(db: Databas
     assert problem == 1
 
 
+def test_a_refusal_is_recorded_in_the_transaction_that_refused_it(db: Database) -> None:
+    """One write per refused command, not a rolled-back one and another: on SQLite each
+    write queues behind the others, acknowledgements' inserts among them."""
+    wf = workflow(db)
+    for n in range(2):
+        submit_call(wf, n)()
+    tight = RequestLimit(per_user=2, window=timedelta(minutes=10), window_text="10m")
+    began: list[object] = []
+    count = began.append  # one bound method: remove() needs the same object
+    sa.event.listen(db.engine, "begin", count)
+    try:
+        with pytest.raises(RequestLimitReached):
+            wf.submit(
+                tenant="acme",
+                verb="disable",
+                targets=["u9@x.test"],
+                reason="",
+                requester="UBUSY",
+                limit=tight,
+            )
+    finally:
+        sa.event.remove(db.engine, "begin", count)
+    assert len(began) == 1
+    assert stored(db) == 2
+    refused = "SELECT count(*) FROM audit_event WHERE event = 'refused_access' AND actor = 'UBUSY'"
+    assert stored(db, refused) == 1
+
+
 def test_twenty_five_identical_at_once_store_one(db: Database) -> None:
     wf = workflow(db)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from approvals import Database
 from approvals.intake import IntakeQueue
@@ -116,3 +117,82 @@ def test_prune_keeps_open_and_recent_rows(db: Database) -> None:
     assert q.prune(timedelta(days=1)) == 1
     assert q.counts() == {"queued": 1}
     assert q.next_due() == clock.now
+
+
+def test_claims_by_id_hand_each_row_to_one_worker(db: Database) -> None:
+    clock = Clock()
+    q = queue(db, clock)
+    ids = [q.accept(kind="press", payload=f'{{"n": {i}}}', dedupe_key=f"k{i}") for i in range(20)]
+    got: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:  # every worker is woken for every row, as a broadcast would
+        for intake_id in ids:
+            assert intake_id is not None
+            claimed = q.claim(name, intake_id=intake_id)
+            if claimed is not None:
+                assert claimed.id == intake_id and claimed.attempts == 1
+                assert (claimed.kind, claimed.received_at) == ("press", clock.now)
+                assert claimed.payload == f'{{"n": {ids.index(intake_id)}}}'
+                with lock:
+                    got.append((name, claimed.id))
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(intake_id for _, intake_id in got) == sorted(ids)
+    for name, intake_id in got:  # the lease went to the worker that was told it has the row
+        assert q.complete(intake_id, name)
+    assert q.counts() == {"done": 20}
+
+
+def test_a_row_claimed_by_id_is_given_up_exactly_once(db: Database) -> None:
+    clock = Clock()
+    q = queue(db, clock, max_attempts=2)
+    intake_id = q.accept(kind="command", payload="{}", dedupe_key="k")
+    assert intake_id is not None
+    for attempt in (1, 2):
+        claimed = q.claim(f"w{attempt}", intake_id=intake_id)
+        assert claimed is not None and claimed.attempts == attempt and not claimed.gave_up
+        assert q.claim("other", intake_id=intake_id) is None, "still leased"
+        clock.now += timedelta(seconds=31)
+    final = q.claim("w3", intake_id=intake_id)
+    assert final is not None and final.gave_up and final.attempts == 2
+    assert q.claim("w4", intake_id=intake_id) is None
+    assert q.counts() == {"failed": 1}
+
+
+def test_finding_nothing_to_claim_does_not_wait_for_the_writer(tmp_path: Path) -> None:
+    """Every wake-up of the pump asks for the next row; with nothing to take it must not
+    queue behind (nor hold up) a writer such as an acknowledgement's insert (SQLite)."""
+    db = Database(f"sqlite:///{tmp_path / 'intake.db'}")
+    db.upgrade()
+    q = queue(db, Clock())
+    intake_id = q.accept(kind="command", payload="{}", dedupe_key="k")
+    assert intake_id is not None and q.claim("w1", intake_id=intake_id) is not None
+    answers: list[object] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.write_lock():
+            holding.set()
+            release.wait(30)
+
+    def pump() -> None:
+        answers.append(q.claim("w2"))
+
+    held = threading.Thread(target=writer)
+    held.start()
+    assert holding.wait(10)
+    try:
+        polling = threading.Thread(target=pump)
+        polling.start()
+        polling.join(10)
+        assert not polling.is_alive(), "an empty claim waited for the write lock"
+        assert answers == [None]
+    finally:
+        release.set()
+        held.join()
+        db.dispose()
