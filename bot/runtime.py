@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,12 +86,15 @@ class Runtime:
             self.run_here(stored)
         return True
 
-    def run_here(self, task: Task) -> None:
-        """Carry out a stored task on this process's pool (its row is claimed first)."""
+    def run_here(self, task: Task, *, hold: Callable[[], object] | None = None) -> None:
+        """Carry out a stored task on this process's pool (its row is claimed first), after
+        ``hold`` returns if given (bot.running.ack_first)."""
         context = contextvars.copy_context()  # keeps the request ID of the log lines
-        self.background.submit(context.run, self.carry_out, task)
+        self.background.submit(context.run, self.carry_out, task, hold)
 
-    def carry_out(self, task: Task) -> None:
+    def carry_out(self, task: Task, hold: Callable[[], object] | None = None) -> None:
+        if hold is not None:
+            hold()
         try:
             self.inbox.carry_out(task, self.run_task)
         except Exception:

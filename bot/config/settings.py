@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     background_threads: int = Field(default=32, ge=1, le=256, alias="SMTP_BOT_BACKGROUND_THREADS")
     worker_nice: int = Field(default=10, ge=0, le=19, alias="SMTP_BOT_WORKER_NICE")
     worker_sched: WorkerSched = Field(default="idle", alias="SMTP_BOT_WORKER_SCHED")
+    ack_first_max_s: float = Field(default=3.0, ge=0, le=30, alias="SMTP_BOT_ACK_FIRST_MAX")
     job_lease_s: float = Field(default=30.0, ge=1, le=3600, alias="SMTP_BOT_JOB_LEASE")
     housekeeping_interval_s: float = Field(
         default=5.0, gt=0, le=3600, alias="SMTP_BOT_HOUSEKEEPING_INTERVAL"

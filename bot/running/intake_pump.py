@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from bot.slack.inbox import Inbox, Run
 
@@ -22,10 +23,19 @@ log = logging.getLogger(__name__)
 class IntakePump:
     """``threads`` threads that carry out left-behind intake rows, polling every ``poll_s``."""
 
-    def __init__(self, inbox: Inbox, run: Run, *, poll_s: float, threads: int = 2) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        run: Run,
+        *,
+        poll_s: float,
+        threads: int = 2,
+        hold: Callable[[], object] | None = None,
+    ) -> None:
         self.inbox = inbox
         self.run = run
         self.poll_s = poll_s
+        self.hold = hold  # called before each claim (bot.running.ack_first)
         self._stopping = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, name=f"intake-{i}", daemon=True)
@@ -44,6 +54,8 @@ class IntakePump:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
+            if self.hold is not None:
+                self.hold()
             try:
                 found = self.inbox.carry_out_next(self.run)
             except Exception as exc:

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 
 from approvals.drift import DriftWatches
 from bot.ops.metrics import attach_metrics, forget_process, share_across_processes
+from bot.running.ack_first import AckFirst
 from bot.running.drift_checks import DriftChecker
 from bot.running.housekeeping import Housekeeper
 from bot.running.intake_pump import IntakePump
@@ -74,10 +75,15 @@ class Beside:
 
 
 def start_beside(
-    rt: Runtime, mode: WorkerMode, *, on_busy: Callable[[int], None] | None = None
+    rt: Runtime,
+    mode: WorkerMode,
+    *,
+    on_busy: Callable[[int], None] | None = None,
+    hold: Callable[[], object] | None = None,
 ) -> Beside:
     """Start the worker (process or threads) and housekeeping as ``mode`` says. In ``process``
-    mode call it before ``attach_metrics``: both processes then count into one place."""
+    mode call it before ``attach_metrics``: both processes then count into one place.
+    ``hold``: what the intake pump waits for before each claim (bot.running.ack_first)."""
     if mode == "process":
         metrics_dir = share_across_processes()
         process = WorkerProcess(child_argv(), on_exit=forget_process).start()
@@ -85,7 +91,7 @@ def start_beside(
         return Beside(process=process, metrics_dir=metrics_dir)
     housekeeper = start_housekeeper(rt)
     worker = start_worker(rt, on_busy=on_busy) if mode == "thread" else None
-    return Beside(worker, housekeeper, pump=start_pump(rt))
+    return Beside(worker, housekeeper, pump=start_pump(rt, hold=hold))
 
 
 def start_worker(rt: Runtime, *, on_busy: Callable[[int], None] | None = None) -> Worker:
@@ -102,9 +108,10 @@ def start_worker(rt: Runtime, *, on_busy: Callable[[int], None] | None = None) -
     return worker.start()
 
 
-def start_pump(rt: Runtime) -> IntakePump:
+def start_pump(rt: Runtime, *, hold: Callable[[], object] | None = None) -> IntakePump:
     """The safety net for stored after-ack work that nobody was woken for."""
-    return IntakePump(rt.inbox, rt.run_task, poll_s=rt.settings.intake_poll_s).start()
+    pump = IntakePump(rt.inbox, rt.run_task, poll_s=rt.settings.intake_poll_s, hold=hold)
+    return pump.start()
 
 
 def drift_checker(rt: Runtime) -> DriftChecker:
@@ -231,10 +238,14 @@ def run_worker(
             signal.signal(sig, lambda *_args: stop.set())
         else:
             signal.signal(sig, signal.SIG_IGN)
-    beside = start_beside(rt, "thread", on_busy=on_busy)
-    if tasks is not None:
+    # a bot's worker process: its work waits while a burst of acknowledgements lasts
+    gate = AckFirst(max_wait_s=rt.settings.ack_first_max_s) if tasks is not None else None
+    beside = start_beside(rt, "thread", on_busy=on_busy, hold=gate.wait_now if gate else None)
+    if tasks is not None and gate is not None:
         _freeze_startup_objects()
-        reader = threading.Thread(target=_read_tasks, args=(rt, tasks, stop), name="task-feed")
+        reader = threading.Thread(
+            target=_read_tasks, args=(rt, tasks, stop, gate), name="task-feed"
+        )
         reader.daemon = True
         reader.start()
         if ready is not None:
@@ -251,13 +262,15 @@ def run_worker(
     return 0
 
 
-def _read_tasks(rt: Runtime, tasks: BinaryIO, stop: threading.Event) -> None:
+def _read_tasks(rt: Runtime, tasks: BinaryIO, stop: threading.Event, gate: AckFirst) -> None:
     for line in iter(tasks.readline, b""):
+        arrived = gate.arrived()  # every line is an interaction the bot just acknowledged
         try:
             task = Task.from_line(line)
         except TaskError as exc:
             log.warning("ignoring a task line: %s", exc)
             continue
-        rt.run_here(task)  # stored by the bot already: the line only says where to look
+        # stored by the bot already: the line only says where to look
+        rt.run_here(task, hold=lambda since=arrived: gate.wait(since))
     log.info("the bot is stopping or gone (its pipe to this worker closed); stopping")
     stop.set()
