@@ -51,9 +51,15 @@ class AckFirst:
         return now
 
     def bursting(self, now: float) -> bool:
+        return self._quiet_at(now) is not None
+
+    def _quiet_at(self, now: float) -> float | None:
+        """When the burst under way at ``now`` will have paused; None if there is none."""
         with self._lock:
             previous, latest = self._previous, self._latest
-        return now - latest < self.quiet_s and latest - previous < self.quiet_s
+        if now - latest < self.quiet_s and latest - previous < self.quiet_s:
+            return latest + self.quiet_s
+        return None
 
     def wait_now(self) -> float:
         """``wait`` for work that has no line of its own (the pump's left-behind rows)."""
@@ -63,9 +69,7 @@ class AckFirst:
         """Block while a burst lasts, until ``max_wait_s`` after ``since``; seconds waited."""
         deadline = since + self.max_wait_s
         start = now = self._clock()
-        while now < deadline and self.bursting(now):
-            with self._lock:
-                quiet_at = self._latest + self.quiet_s
+        while now < deadline and (quiet_at := self._quiet_at(now)) is not None:
             self._sleep(max(min(quiet_at, deadline) - now, 0.001))
             now = self._clock()
         return now - start

@@ -10,6 +10,7 @@ Beside the Slack listeners runs one of (``WorkerMode``):
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import shutil
@@ -238,10 +239,11 @@ def run_worker(
             signal.signal(sig, lambda *_args: stop.set())
         else:
             signal.signal(sig, signal.SIG_IGN)
-    # a bot's worker process: its work waits while a burst of acknowledgements lasts
-    gate = AckFirst(max_wait_s=rt.settings.ack_first_max_s) if tasks is not None else None
-    beside = start_beside(rt, "thread", on_busy=on_busy, hold=gate.wait_now if gate else None)
-    if tasks is not None and gate is not None:
+    # a bot's worker process: its work waits while a burst of acknowledgements lasts (a
+    # standalone worker hears of no acknowledgement, so it never waits)
+    gate = AckFirst(max_wait_s=rt.settings.ack_first_max_s)
+    beside = start_beside(rt, "thread", on_busy=on_busy, hold=gate.wait_now)
+    if tasks is not None:
         _freeze_startup_objects()
         reader = threading.Thread(
             target=_read_tasks, args=(rt, tasks, stop, gate), name="task-feed"
@@ -271,6 +273,6 @@ def _read_tasks(rt: Runtime, tasks: BinaryIO, stop: threading.Event, gate: AckFi
             log.warning("ignoring a task line: %s", exc)
             continue
         # stored by the bot already: the line only says where to look
-        rt.run_here(task, hold=lambda since=arrived: gate.wait(since))
+        rt.run_here(task, hold=functools.partial(gate.wait, arrived))
     log.info("the bot is stopping or gone (its pipe to this worker closed); stopping")
     stop.set()
