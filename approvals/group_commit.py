@@ -5,7 +5,9 @@ concurrent acks take the database's write lock (SQLite) or flush its log (Postgr
 times in a row, each waiting for the last. Here the first caller to find no commit under way
 becomes the leader: it takes every row queued so far, writes them in one transaction and
 hands each caller its own result; callers that arrive meanwhile wait and go in the next
-batch. Each row still counts only once it is committed: a failed batch raises in every
+batch, which the first of them leads. A leader writes one batch only: one that went on
+while rows kept coming would hold its own caller's answer back for as long as the load
+lasts. Each row still counts only once it is committed: a failed batch raises in every
 caller of that batch, so nothing of it is acknowledged."""
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ Result = TypeVar("Result")
 class _Waiter(Generic[Item, Result]):
     item: Item
     done: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False  # woken to write the next batch, not with a result
     result: Result | None = None
     error: BaseException | None = None
 
@@ -47,34 +50,39 @@ class GroupCommit(Generic[Item, Result]):
         waiter: _Waiter[Item, Result] = _Waiter(item)
         with self._lock:
             self._queue.append(waiter)
-            lead = not self._leading
-            if lead:
-                self._leading = True
-        if lead:
+            waiter.leads = not self._leading
+            self._leading = True
+        if not waiter.leads:
+            waiter.done.wait()
+        if waiter.leads:  # first in line when no batch was under way, or handed the lead
             self._lead()
-        waiter.done.wait()
         if waiter.error is not None:
             raise waiter.error
         return waiter.result  # type: ignore[return-value]
 
     def _lead(self) -> None:
-        """Commit batches until the queue is empty, then let the next caller lead."""
-        while True:
-            with self._lock:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                if not batch:
-                    self._leading = False
-                    return
-            try:
-                results = self._write([w.item for w in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError("a group commit returned the wrong number of results")
-            except BaseException as exc:  # every caller of this batch sees it; none is acked
-                for waiter in batch:
-                    waiter.error = exc
-                    waiter.done.set()
-                continue
+        """Write the queued batch (this caller's row is in it), then hand the lead to the
+        first caller still waiting, or let the next one to come take it."""
+        with self._lock:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+        try:
+            results = self._write([w.item for w in batch])
+            if len(results) != len(batch):
+                raise RuntimeError("a group commit returned the wrong number of results")
+        except BaseException as exc:  # every caller of this batch sees it; none is acked
+            for waiter in batch:
+                waiter.error = exc
+        else:
             for waiter, result in zip(batch, results, strict=True):
                 waiter.result = result
+        finally:
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                self._leading = successor is not None
+            if successor is not None:
+                successor.leads = True
+                successor.done.set()
+            for waiter in batch:
+                waiter.leads = False
                 waiter.done.set()

@@ -45,6 +45,45 @@ def test_callers_arriving_during_a_commit_share_the_next_one() -> None:
     assert [len(b) for b in batches] == [1, 19]  # two commits for twenty rows
 
 
+def test_a_leader_answers_after_its_own_batch_while_the_next_one_is_written() -> None:
+    """A leader that went on writing the batches queued behind it would hold its own
+    caller's answer until the load stopped; the first caller waiting takes the lead."""
+    second_started, release = threading.Event(), threading.Event()
+    writers: list[str] = []
+
+    def write(items: Sequence[int]) -> list[int]:
+        writers.append(threading.current_thread().name)
+        if len(writers) == 1:
+            while len(group._queue) < 3:  # three more callers queue behind the first batch
+                threading.Event().wait(0.005)
+        else:
+            second_started.set()
+            assert release.wait(10)
+        return list(items)
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    answered: dict[int, int] = {}
+    threads = [
+        threading.Thread(
+            target=lambda i=i: answered.__setitem__(i, group.submit(i)), name=f"caller-{i}"
+        )
+        for i in range(4)
+    ]
+    threads[0].start()
+    while not writers:
+        threading.Event().wait(0.005)
+    for t in threads[1:]:
+        t.start()
+    assert second_started.wait(10)
+    threads[0].join(10)
+    assert answered == {0: 0}  # answered while the batch behind it is still being written
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert answered == {i: i for i in range(4)}
+    assert writers[0] == "caller-0" and writers[1] != "caller-0" and len(writers) == 2
+
+
 def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_still_commits() -> None:
     calls = 0
 
